@@ -1,0 +1,1 @@
+"""Brigadier core: the domain and its services. No transport imports here."""

@@ -1,0 +1,71 @@
+"""The catalog: categories and services as customers and operators see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.errors import NotFound
+from core.models import Service
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    id: int
+    code: str
+    category_id: int
+    names: dict[str, str]
+    workflow: str
+    unit: str
+    price: int
+    price_is_from: bool
+    duration_minutes: int
+    minutes_per_unit: int
+    skills: tuple[str, ...]
+    zone_ids: tuple[int, ...]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.code
+
+
+def _info(service: Service) -> ServiceInfo:
+    return ServiceInfo(
+        id=service.id,
+        code=service.code,
+        category_id=service.category_id,
+        names=dict(service.names),
+        workflow=service.workflow,
+        unit=service.unit.value,
+        price=service.price,
+        price_is_from=service.price_is_from,
+        duration_minutes=service.duration_minutes,
+        minutes_per_unit=service.minutes_per_unit,
+        skills=tuple(sorted(s.skill for s in service.skills)),
+        zone_ids=tuple(sorted(z.zone_id for z in service.zones)),
+    )
+
+
+async def _service_by_ref(tx: AsyncSession, ref: str | int) -> Service | None:
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return await tx.get(Service, int(ref))
+    return await tx.scalar(select(Service).where(Service.code == ref))
+
+
+async def find_service(db: Database, *, ref: str | int) -> ServiceInfo:
+    """A service by its id or its code."""
+    async with db.transaction() as tx:
+        service = await _service_by_ref(tx, ref)
+        if service is None:
+            raise NotFound("not_found", entity="service", ref=ref)
+        return _info(service)
+
+
+async def list_services(db: Database, *, active_only: bool = True) -> list[ServiceInfo]:
+    async with db.transaction() as tx:
+        query = select(Service).order_by(Service.category_id, Service.id)
+        if active_only:
+            query = query.where(Service.active.is_(True))
+        return [_info(s) for s in await tx.scalars(query)]

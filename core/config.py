@@ -1,0 +1,252 @@
+"""Settings: ``config.toml`` read once into frozen dataclasses, then environment overrides.
+
+Any key can be overridden with ``BRIGADIER__SECTION__KEY=value`` (the value is read as a TOML
+value when it parses as one, else as a string). Secrets never live in ``config.toml``: they come
+from ``BRIGADIER__SECRETS__NAME`` variables or from the secrets file named by
+``BRIGADIER_SECRETS_FILE`` (default ``secrets.toml`` beside the config file, kept out of git).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "BRIGADIER__"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+@dataclass(frozen=True)
+class CompanySettings:
+    name: str = "Brigadier"
+    timezone: str = "Europe/Kyiv"
+    phone_region: str = "UA"
+    currency: str = "UAH"
+    languages: tuple[str, ...] = ("uk", "ru", "en")
+    default_language: str = "uk"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite+aiosqlite:///brigadier.db"
+    echo: bool = False
+    busy_timeout_ms: int = 10000
+    pool_size: int = 10
+
+
+@dataclass(frozen=True)
+class SchedulingSettings:
+    """How free starts are computed and workers chosen (see core/assignment.py)."""
+
+    slot_step_minutes: int = 30
+    min_lead_minutes: int = 60
+    travel_speed_kmh: float = 25.0
+    detour_factor: float = 1.4
+    alternatives: int = 5
+    max_days: int = 62
+
+
+@dataclass(frozen=True)
+class WhenSettings:
+    """Conventions for reading times customers write (see core/when.py)."""
+
+    afternoon_bare_hours: tuple[int, int] = (1, 7)
+    morning: tuple[int, int] = (8, 12)
+    afternoon: tuple[int, int] = (12, 17)
+    evening: tuple[int, int] = (17, 21)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    session_secret: str | None = None
+    customer_bot_token: str | None = None
+    worker_bot_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    company: CompanySettings = field(default_factory=CompanySettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
+    when: WhenSettings = field(default_factory=WhenSettings)
+    secrets: Secrets = field(default_factory=Secrets)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "company": CompanySettings,
+    "http": HttpSettings,
+    "database": DatabaseSettings,
+    "scheduling": SchedulingSettings,
+    "when": WhenSettings,
+}
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override and validate the settings; errors name the file and the key."""
+    environ = os.environ if environ is None else environ
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    raw = _read_toml(path)
+    if "secrets" in raw:
+        raise ConfigError(
+            "config_invalid",
+            file=str(path),
+            key="secrets",
+            reason="secrets are read from the environment or the secrets file, never config.toml",
+        )
+    _apply_env(raw, environ, path)
+    sections = {}
+    for name, values in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError("config_invalid", file=str(path), key=name, reason="unknown section")
+        if not isinstance(values, dict):
+            raise ConfigError("config_invalid", file=str(path), key=name, reason="must be a table")
+        sections[name] = _build(_SECTIONS[name], values, name, path)
+    config = Config(path=path, secrets=_load_secrets(path, environ), **sections)
+    _validate(config)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError as err:
+        raise ConfigError(
+            "config_invalid", file=str(path), key="-", reason="file not found"
+        ) from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("config_invalid", file=str(path), key="-", reason=str(err)) from err
+
+
+def _parse_env_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str], path: Path) -> None:
+    for name, text in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(
+                "config_invalid", file=name, key=name, reason="use BRIGADIER__SECTION__KEY"
+            )
+        section, key = parts
+        if section == "secrets":
+            continue
+        raw.setdefault(section, {})[key] = _parse_env_value(text)
+
+
+def _load_secrets(path: Path, environ: Mapping[str, str]) -> Secrets:
+    secrets_path = Path(environ.get("BRIGADIER_SECRETS_FILE", path.parent / "secrets.toml"))
+    values: dict[str, Any] = {}
+    if secrets_path.is_file():
+        values.update(_read_toml(secrets_path))
+    for name, text in environ.items():
+        prefix = f"{ENV_PREFIX}SECRETS__"
+        if name.startswith(prefix):
+            values[name[len(prefix) :].lower()] = text
+    return _build(Secrets, values, "secrets", secrets_path)  # type: ignore[no-any-return]
+
+
+def _build(cls: type[Any], values: Mapping[str, Any], section: str, path: Path) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                "config_invalid", file=str(path), key=f"{section}.{key}", reason="unknown key"
+            )
+        kwargs[key] = _coerce(value, hints[key], f"{section}.{key}", path)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, key: str, path: Path) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, key, path)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise _type_error(key, path, "a list", value)
+        inner = args[0]
+        items = [_coerce(v, inner, key, path) for v in value]
+        if args[-1] is not Ellipsis and len(items) != len(args):
+            raise _type_error(key, path, f"a list of {len(args)} values", value)
+        return tuple(items)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool):
+        raise _type_error(key, path, "true or false", value)
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _type_error(key, path, "a whole number", value)
+    if not isinstance(value, hint):
+        raise _type_error(key, path, hint.__name__, value)
+    return value
+
+
+def _type_error(key: str, path: Path, expected: str, value: Any) -> ConfigError:
+    return ConfigError(
+        "config_invalid", file=str(path), key=key, reason=f"expected {expected}, got {value!r}"
+    )
+
+
+def _validate(config: Config) -> None:
+    def fail(key: str, reason: str) -> ConfigError:
+        return ConfigError("config_invalid", file=str(config.path), key=key, reason=reason)
+
+    company = config.company
+    try:
+        ZoneInfo(company.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise fail("company.timezone", f"unknown time zone {company.timezone!r}") from err
+    if company.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise fail("company.phone_region", f"unknown region {company.phone_region!r}")
+    unsupported = set(company.languages) - {"uk", "ru", "en"}
+    if unsupported or not company.languages:
+        raise fail("company.languages", "choose from uk, ru, en")
+    if company.default_language not in company.languages:
+        raise fail("company.default_language", "must be one of company.languages")
+    if not 0 < config.http.port < 65536:
+        raise fail("http.port", "must be between 1 and 65535")
+    if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise fail("database.url", "use sqlite+aiosqlite:// or postgresql+asyncpg://")
+    scheduling = config.scheduling
+    if not 5 <= scheduling.slot_step_minutes <= 240 or 1440 % scheduling.slot_step_minutes:
+        raise fail("scheduling.slot_step_minutes", "must divide a day, between 5 and 240")
+    if scheduling.travel_speed_kmh <= 0 or scheduling.detour_factor < 1:
+        raise fail("scheduling", "travel_speed_kmh must be positive and detour_factor at least 1")
+    for name in ("morning", "afternoon", "evening"):
+        start, end = getattr(config.when, name)
+        if not 0 <= start < end <= 24:
+            raise fail(f"when.{name}", "must be [start, end) hours within a day")

@@ -1,0 +1,275 @@
+"""Orders: how they are shown, how their status moves, and what may still be edited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.errors import InvalidInput, NotFound
+from core.events import Notice, record_event
+from core.models import Client, Order, OrderStatusChange, Service, Worker
+from core.workflows import OrderFacts, Status, check_editable, check_transition
+
+PAYMENT_METHODS = ("cash", "card_to_worker", "terminal", "online", "bank_transfer")
+
+
+@dataclass(frozen=True)
+class LineView:
+    service_id: int
+    service_code: str
+    names: dict[str, str]
+    quantity: int
+    unit_price: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class StatusChangeView:
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    number: str
+    client_id: int
+    worker_id: int | None
+    status: str
+    workflow: str
+    channel: str
+    priority: str
+    starts_at: datetime
+    ends_at: datetime
+    window_start: datetime
+    window_end: datetime
+    address_id: int | None
+    zone_id: int | None
+    lat: float | None
+    lon: float | None
+    lines: tuple[LineView, ...]
+    total: int
+    customer_comment: str
+    manager_comment: str
+    worker_comment: str
+    payment_method: str | None
+    assignment_note: str
+    history: tuple[StatusChangeView, ...]
+
+    def as_json(self, tz: Any = None) -> dict[str, Any]:
+        def moment(value: datetime) -> str:
+            return (value.astimezone(tz) if tz else value).isoformat()
+
+        return {
+            "id": self.id,
+            "number": self.number,
+            "client_id": self.client_id,
+            "worker_id": self.worker_id,
+            "status": self.status,
+            "workflow": self.workflow,
+            "channel": self.channel,
+            "priority": self.priority,
+            "starts_at": moment(self.starts_at),
+            "ends_at": moment(self.ends_at),
+            "window": [moment(self.window_start), moment(self.window_end)],
+            "address_id": self.address_id,
+            "zone_id": self.zone_id,
+            "lines": [
+                {
+                    "service": line.service_code,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "amount": line.amount,
+                }
+                for line in self.lines
+            ],
+            "total": self.total,
+            "payment_method": self.payment_method,
+            "customer_comment": self.customer_comment,
+            "assignment": self.assignment_note,
+            "history": [
+                {
+                    "from": h.from_status,
+                    "to": h.to_status,
+                    "actor": h.actor,
+                    "reason": h.reason,
+                    "at": moment(h.at),
+                }
+                for h in self.history
+            ],
+        }
+
+
+async def order_view(tx: AsyncSession, order: Order) -> OrderView:
+    services = {
+        s.id: s
+        for s in await tx.scalars(
+            select(Service).where(Service.id.in_({line.service_id for line in order.lines}))
+        )
+    }
+    return OrderView(
+        id=order.id,
+        number=order.number,
+        client_id=order.client_id,
+        worker_id=order.worker_id,
+        status=order.status,
+        workflow=order.workflow,
+        channel=order.channel.value,
+        priority=order.priority.value,
+        starts_at=order.starts_at,
+        ends_at=order.ends_at,
+        window_start=order.window_start,
+        window_end=order.window_end,
+        address_id=order.address_id,
+        zone_id=order.zone_id,
+        lat=order.lat,
+        lon=order.lon,
+        lines=tuple(
+            LineView(
+                line.service_id,
+                services[line.service_id].code,
+                dict(services[line.service_id].names),
+                line.quantity,
+                line.unit_price,
+                line.amount,
+            )
+            for line in order.lines
+        ),
+        total=order.total,
+        customer_comment=order.customer_comment,
+        manager_comment=order.manager_comment,
+        worker_comment=order.worker_comment,
+        payment_method=order.payment_method,
+        assignment_note=order.assignment_note,
+        history=tuple(
+            StatusChangeView(h.from_status, h.to_status, h.actor, h.reason, h.at)
+            for h in order.history
+        ),
+    )
+
+
+def facts(order: Order) -> OrderFacts:
+    return OrderFacts(
+        status=Status(order.status), worker_id=order.worker_id, payment_method=order.payment_method
+    )
+
+
+def move(
+    order: Order, target: Status | str, *, actor: str, now: datetime, reason: str | None = None
+) -> None:
+    """Apply one workflow transition to a loaded order and record it in its history."""
+    transition = check_transition(order.workflow, facts(order), target, reason=reason)
+    order.history.append(
+        OrderStatusChange(
+            from_status=order.status,
+            to_status=transition.target.value,
+            actor=actor,
+            reason=reason or "",
+            at=now,
+        )
+    )
+    order.status = transition.target.value
+
+
+async def status_notices(tx: AsyncSession, order: Order) -> list[Notice]:
+    """Who hears about a status change: the client, in their language, if they use the bot."""
+    client = await tx.get(Client, order.client_id)
+    notices = []
+    if client is not None and client.telegram_user_id is not None:
+        notices.append(
+            Notice(
+                "customer",
+                client.telegram_user_id,
+                client.language,
+                "notice.order_status",
+                {"number": order.number, "status": order.status},
+            )
+        )
+    return notices
+
+
+async def load_order(tx: AsyncSession, order_id: int, *, for_update: bool = False) -> Order:
+    query = select(Order).where(Order.id == order_id)
+    if for_update:
+        # Two people moving one order at once: the second waits and sees the first's result.
+        query = query.with_for_update()
+    order = await tx.scalar(query)
+    if order is None:
+        raise NotFound("not_found", entity="order", ref=order_id)
+    return order
+
+
+async def get_order(db: Database, *, order_id: int) -> OrderView:
+    async with db.transaction() as tx:
+        return await order_view(tx, await load_order(tx, order_id))
+
+
+async def change_status(
+    db: Database,
+    *,
+    order_id: int,
+    target: str,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    payment_method: str | None = None,
+) -> OrderView:
+    """Move an order along its workflow; guards refuse with a reason the user can read."""
+    if payment_method is not None and payment_method not in PAYMENT_METHODS:
+        raise InvalidInput(
+            "invalid_value",
+            field="payment_method",
+            value=payment_method,
+            reason=", ".join(PAYMENT_METHODS),
+        )
+    async with db.transaction() as tx:
+        order = await load_order(tx, order_id, for_update=True)
+        if payment_method is not None:
+            order.payment_method = payment_method
+        source = order.status
+        move(order, target, actor=actor, now=now, reason=reason)
+        await tx.flush()
+        await record_event(
+            tx,
+            kind="order.status_changed",
+            order_id=order.id,
+            payload={"from": source, "to": order.status, "actor": actor, "reason": reason or ""},
+            notices=await status_notices(tx, order),
+        )
+        return await order_view(tx, order)
+
+
+async def edit_comments(
+    db: Database,
+    *,
+    order_id: int,
+    actor: str,
+    customer_comment: str | None = None,
+    manager_comment: str | None = None,
+) -> OrderView:
+    """Change what the customer or the manager wrote, while the workflow allows edits."""
+    async with db.transaction() as tx:
+        order = await load_order(tx, order_id, for_update=True)
+        check_editable(order.workflow, Status(order.status))
+        if customer_comment is not None:
+            order.customer_comment = customer_comment
+        if manager_comment is not None:
+            order.manager_comment = manager_comment
+        await tx.flush()
+        await record_event(tx, kind="order.edited", order_id=order.id, payload={"actor": actor})
+        return await order_view(tx, order)
+
+
+async def worker_chat(tx: AsyncSession, worker_id: int) -> tuple[int, str] | None:
+    worker = await tx.get(Worker, worker_id)
+    if worker is None or worker.telegram_user_id is None:
+        return None
+    return worker.telegram_user_id, worker.language

@@ -1,0 +1,181 @@
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.booking import book_visit
+from core.clients import register_client, set_worker_preference
+from core.errors import SlotTaken
+from core.geo import Point
+from core.models import Channel, Event, Order, OutboxMessage, WorkerPreference
+from tests.company import CENTRE, MONDAY, NOW, RULES, kyiv, small_company
+
+HERE = Point(*CENTRE)
+TUESDAY = MONDAY + timedelta(days=1)
+
+
+async def count(db, model):
+    async with db.transaction() as tx:
+        return await tx.scalar(select(func.count()).select_from(model))
+
+
+async def test_booking_creates_an_assigned_order_with_history_and_events(db):
+    company = await small_company(db)
+    booking = await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                               start=kyiv(TUESDAY, 10), now=NOW, rules=RULES,
+                               channel=Channel.TELEGRAM, point=HERE, address_text="Khreshchatyk 1")
+    order = booking.order
+    assert order.status == "assigned"
+    assert order.worker_id == company.worker_ids[0]
+    assert order.starts_at == kyiv(TUESDAY, 10) and order.ends_at == kyiv(TUESDAY, 12)
+    assert order.total == 150000 and order.number == str(10000 + order.id)
+    assert [(h.from_status, h.to_status) for h in order.history] == [
+        ("new", "confirmed"), ("confirmed", "assigned")]
+    assert "travel" in booking.why
+    async with db.transaction() as tx:
+        kinds = list(await tx.scalars(select(Event.kind).where(Event.order_id == order.id)))
+    assert sorted(kinds) == ["order.assigned", "order.booked"]
+
+
+async def test_booking_queues_chat_messages_for_client_and_worker(db):
+    company = await small_company(db)
+    client = await register_client(db, phone="+380501112233", region="UA", language="ru",
+                                   channel=Channel.TELEGRAM, telegram_user_id=555)
+    async with db.transaction() as tx:
+        from core.models import Worker
+
+        worker = await tx.get(Worker, company.worker_ids[0])
+        worker.telegram_user_id = 777
+    await book_visit(db, client_id=client.id, service_id=company.service_id,
+                     start=kyiv(TUESDAY, 10), now=NOW, rules=RULES, channel=Channel.TELEGRAM,
+                     point=HERE)
+    async with db.transaction() as tx:
+        messages = {(m.bot, m.chat_id, m.language, m.state)
+                    for m in await tx.scalars(select(OutboxMessage))}
+    assert messages == {("customer", 555, "ru", "pending"), ("worker", 777, "uk", "pending")}
+
+
+async def test_taken_slot_offers_the_nearest_alternatives(db):
+    company = await small_company(db)
+    await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                     start=kyiv(TUESDAY, 12), now=NOW, rules=RULES, channel=Channel.PHONE,
+                     point=HERE)
+    other = await register_client(db, phone="0501112233", region="UA")
+    with pytest.raises(SlotTaken) as taken:
+        await book_visit(db, client_id=other.id, service_id=company.service_id,
+                         start=kyiv(TUESDAY, 12), now=NOW, rules=RULES, channel=Channel.PHONE,
+                         point=HERE)
+    starts = [slot.start for slot in taken.value.alternatives]
+    assert starts == [kyiv(TUESDAY, 9), kyiv(TUESDAY, 9, 30), kyiv(TUESDAY, 10),
+                      kyiv(TUESDAY, 14), kyiv(TUESDAY, 14, 30)]
+    assert "has just been taken" in str(taken.value)
+    assert await count(db, Order) == 1
+
+
+async def test_preferred_worker_is_chosen_and_the_reason_says_so(db):
+    company = await small_company(db, workers=3)
+    favourite = company.worker_ids[2]
+    await set_worker_preference(db, client_id=company.client_id, worker_id=favourite,
+                                kind=WorkerPreference.PREFERRED)
+    booking = await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                               start=kyiv(TUESDAY, 10), now=NOW, rules=RULES,
+                               channel=Channel.PHONE, point=HERE)
+    assert booking.order.worker_id == favourite
+    assert booking.why.startswith("preferred by the client")
+
+
+async def test_load_is_spread_when_all_else_is_equal(db):
+    company = await small_company(db, workers=2)
+    first = await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                             start=kyiv(TUESDAY, 9), now=NOW, rules=RULES, channel=Channel.PHONE,
+                             point=HERE)
+    second = await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                              start=kyiv(TUESDAY, 14), now=NOW, rules=RULES,
+                              channel=Channel.PHONE, point=HERE)
+    assert {first.order.worker_id, second.order.worker_id} == set(company.worker_ids)
+
+
+async def test_start_off_the_grid_or_too_soon_is_refused(db):
+    from core.errors import InvalidInput
+
+    company = await small_company(db)
+    for start in (kyiv(TUESDAY, 10, 10), NOW + timedelta(minutes=30)):
+        with pytest.raises(InvalidInput):
+            await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                             start=start, now=NOW, rules=RULES, channel=Channel.PHONE, point=HERE)
+    assert await count(db, Order) == 0
+
+
+async def test_rolled_back_booking_leaves_no_event_and_no_message(db):
+    company = await small_company(db)
+    client = await register_client(db, phone="+380501112233", region="UA",
+                                   channel=Channel.TELEGRAM, telegram_user_id=555)
+
+    class Crash(Exception):
+        pass
+
+    from core import booking as booking_module
+
+    with pytest.raises(Crash):
+        async with db.transaction() as tx:
+            await booking_module._book(
+                tx, client_id=client.id, service_id=company.service_id,
+                start_minute=int(kyiv(TUESDAY, 10).timestamp()) // 60, now=NOW, rules=RULES,
+                channel=Channel.TELEGRAM, point=HERE, address_id=None, address_text="",
+                quantity=1, comment="", actor="test", priority=booking_module.Priority.NORMAL,
+                db_dialect=db.dialect,
+            )
+            assert await tx.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+            raise Crash
+    assert await count(db, Order) == 0
+    assert await count(db, Event) == 0
+    assert await count(db, OutboxMessage) == 0
+
+
+async def test_two_hundred_concurrent_bookings_of_one_slot_give_exactly_one_order(fresh_db):
+    company = await small_company(fresh_db, workers=1)
+    clients = [
+        await register_client(fresh_db, phone=f"+38067{n:07d}", region="UA") for n in range(200)
+    ]
+
+    async def attempt(client_id: int):
+        try:
+            return await book_visit(fresh_db, client_id=client_id, service_id=company.service_id,
+                                    start=kyiv(TUESDAY, 12), now=NOW, rules=RULES,
+                                    channel=Channel.TELEGRAM, point=HERE)
+        except SlotTaken as taken:
+            return taken
+
+    results = await asyncio.gather(*(attempt(c.id) for c in clients))
+    booked = [r for r in results if not isinstance(r, SlotTaken)]
+    refused = [r for r in results if isinstance(r, SlotTaken)]
+    assert len(booked) == 1 and len(refused) == 199
+    assert all(r.alternatives and all(a.start != kyiv(TUESDAY, 12) for a in r.alternatives)
+               for r in refused)
+    assert await count(fresh_db, Order) == 1
+
+
+async def test_database_itself_refuses_overlapping_jobs_of_one_worker(fresh_db):
+    from sqlalchemy.exc import IntegrityError
+
+    company = await small_company(fresh_db)
+    booking = await book_visit(fresh_db, client_id=company.client_id,
+                               service_id=company.service_id, start=kyiv(TUESDAY, 10), now=NOW,
+                               rules=RULES, channel=Channel.PHONE, point=HERE)
+    with pytest.raises(IntegrityError):
+        async with fresh_db.transaction() as tx:
+            tx.add(Order(
+                client_id=company.client_id, workflow="visit", status="assigned",
+                channel=Channel.PANEL, worker_id=booking.order.worker_id,
+                starts_at=kyiv(TUESDAY, 11), ends_at=kyiv(TUESDAY, 13),
+                window_start=kyiv(TUESDAY, 11), window_end=kyiv(TUESDAY, 11),
+            ))
+    async with fresh_db.transaction() as tx:  # a cancelled order no longer holds the time
+        tx.add(Order(
+            client_id=company.client_id, workflow="visit", status="cancelled",
+            channel=Channel.PANEL, worker_id=booking.order.worker_id,
+            starts_at=kyiv(TUESDAY, 11), ends_at=kyiv(TUESDAY, 13),
+            window_start=kyiv(TUESDAY, 11), window_end=kyiv(TUESDAY, 11),
+        ))
+    assert await count(fresh_db, Order) == 2

@@ -25,9 +25,10 @@ from core.orders import OrderView, move, order_view, status_notices, worker_chat
 from core.shifts import epoch_minutes, from_epoch_minutes
 from core.slots import (
     JobSpec,
+    Legs,
     Place,
     SlotRules,
-    WorkerDay,
+    Workload,
     day_gaps,
     eligible_workers,
     find_slots,
@@ -296,19 +297,18 @@ async def _choose_worker(
 
 
 def _candidates_at(
-    worker_days: list[WorkerDay],
+    workload: Workload,
     spec: JobSpec,
     place: Place,
     zone_ids: tuple[int, ...],
     start: int,
     rules: SlotRules,
 ) -> list[Candidate]:
+    legs = Legs.compute(workload, place.point, rules.travel)
     fitting = [
         gap
-        for wd in worker_days
-        for gap in day_gaps(
-            wd, duration=spec.duration, point=place.point, zone_ids=zone_ids, travel=rules.travel
-        )
+        for wd in workload.days
+        for gap in day_gaps(wd, duration=spec.duration, zone_ids=zone_ids, legs=legs)
         if gap.first <= start <= gap.last
     ]
     fitting.sort(key=lambda g: (g.score, g.candidate.worker_id))

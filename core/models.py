@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -25,7 +26,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -467,3 +470,24 @@ class OutboxMessage(Base):
         Index("ix_outbox_pending", "state", "next_attempt_at"),
         UniqueConstraint("event_id", "bot", "chat_id", name="uq_outbox_event_chat"),
     )
+
+
+class minutes_since_epoch(FunctionElement[int]):
+    """Whole minutes since 1970-01-01 UTC of a ``UTCDateTime`` column, computed by the database.
+
+    Slot search reads thousands of job times; integers skip parsing each into a datetime.
+    """
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(minutes_since_epoch, "sqlite")
+def _minutes_sqlite(element: minutes_since_epoch, compiler: Any, **kw: Any) -> str:
+    # Stored as naive UTC text, which strftime reads as UTC.
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 60)"
+
+
+@compiles(minutes_since_epoch, "postgresql")
+def _minutes_postgresql(element: minutes_since_epoch, compiler: Any, **kw: Any) -> str:
+    return f"(CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT) / 60)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -77,6 +78,7 @@ def from_epoch_minutes(minutes: int, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(minutes * 60, UTC).astimezone(tz)
 
 
+@lru_cache(maxsize=4096)
 def _local_minutes(day: date, moment: time, tz: ZoneInfo) -> int:
     return epoch_minutes(datetime.combine(day, moment, tzinfo=tz))
 

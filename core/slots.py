@@ -33,6 +33,7 @@ from core.models import (
     WorkerSkill,
     WorkerZone,
     Zone,
+    minutes_since_epoch,
 )
 from core.shifts import (
     ExceptionRow,
@@ -91,9 +92,11 @@ class Slot:
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """A booked job; ``index`` is its place in ``Workload`` arrays."""
+
+    index: int
     start: int
     end: int
-    point: Point | None
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,59 @@ class WorkerDay:
     worker_id: int
     day: date
     intervals: Sequence[WorkInterval]
-    jobs: Sequence[Job]
+    jobs: Sequence[Job]  # in time order; consecutive in the worker's jobs
     home: Point | None
     rating: float
     preferred: bool
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Eligible workers' days, and where each of their jobs is (NaN when unknown)."""
+
+    days: list[WorkerDay]
+    job_lat: list[float]
+    job_lon: list[float]
+
+
+@dataclass(frozen=True)
+class Legs:
+    """Travel minutes one query needs, computed in a few batches rather than leg by leg."""
+
+    to_place: list[int]  # from job i to the place asked about
+    from_place: list[int]  # from the place to job i
+    to_next: list[int]  # from job i to the worker's next job i + 1
+    home_place: dict[int, tuple[int, int]]  # worker → (home → place, place → home)
+    home_job: dict[int, tuple[int, int]]  # job → (job → its worker's home, home → job)
+
+    @classmethod
+    def compute(cls, workload: Workload, point: Point, travel: TravelTimes) -> Legs:
+        lat, lon = workload.job_lat, workload.job_lon
+        to_place = travel.pairwise(lat, lon, [point.lat], [point.lon])
+        from_place = travel.pairwise([point.lat], [point.lon], lat, lon)
+        to_next = [*travel.pairwise(lat[:-1], lon[:-1], lat[1:], lon[1:]), 0] if lat else []
+        home_place: dict[int, tuple[int, int]] = {}
+        home_job: dict[int, tuple[int, int]] = {}
+        for wd in workload.days:
+            if wd.home is None or wd.worker_id in home_place:
+                continue
+            home_place[wd.worker_id] = (
+                travel.minutes(wd.home, point),
+                travel.minutes(point, wd.home),
+            )
+        ends = [
+            (wd, job) for wd in workload.days if wd.home for job in (wd.jobs[:1] + wd.jobs[-1:])
+        ]
+        if ends:
+            home_lat = [wd.home.lat for wd, _ in ends if wd.home]
+            home_lon = [wd.home.lon for wd, _ in ends if wd.home]
+            job_lat = [lat[job.index] for _, job in ends]
+            job_lon = [lon[job.index] for _, job in ends]
+            back = travel.pairwise(job_lat, job_lon, home_lat, home_lon)
+            out = travel.pairwise(home_lat, home_lon, job_lat, job_lon)
+            for (_, job), b, o in zip(ends, back, out, strict=True):
+                home_job[job.index] = (b, o)
+        return cls(to_place, from_place, to_next, home_place, home_job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,51 +187,42 @@ class JobSpec:
 # --- pure arithmetic -------------------------------------------------------------------------
 
 
-def day_gaps(
-    wd: WorkerDay, *, duration: int, point: Point, zone_ids: Iterable[int], travel: TravelTimes
-) -> list[Gap]:
+def day_gaps(wd: WorkerDay, *, duration: int, zone_ids: Iterable[int], legs: Legs) -> list[Gap]:
     """Every stretch of starts at which this worker can take the job on this day."""
     zones = set(zone_ids)
     intervals = [i for i in wd.intervals if i.zone_id is None or i.zone_id in zones]
     if not intervals:
         return []
-    jobs = sorted(wd.jobs, key=lambda j: j.start)
-    to_job = [travel.minutes(point, j.point) if j.point else 0 for j in jobs]
-    home_leg = travel.minutes(point, wd.home) if wd.home else 0
+    jobs = wd.jobs
+    home_in, home_out = legs.home_place.get(wd.worker_id, (0, 0))
     gaps = []
     # Neighbour pairs (previous job, next job); None stands for the start or end of the day.
-    for index in range(len(jobs) + 1):
-        prev = jobs[index - 1] if index > 0 else None
-        nxt = jobs[index] if index < len(jobs) else None
-        lo = prev.end + to_job[index - 1] if prev else -(10**12)
-        hi = nxt.start - to_job[index] - duration if nxt else 10**12
+    for position in range(len(jobs) + 1):
+        prev = jobs[position - 1] if position > 0 else None
+        nxt = jobs[position] if position < len(jobs) else None
+        lo = prev.end + legs.to_place[prev.index] if prev else -(10**12)
+        hi = nxt.start - legs.from_place[nxt.index] - duration if nxt else 10**12
         if lo > hi:
             continue
-        added = _added_travel(wd, prev, nxt, to_job, index, home_leg, travel)
-        candidate = Candidate(wd.worker_id, added, len(jobs), wd.rating, wd.preferred)
+        before = legs.to_place[prev.index] if prev else home_in
+        after = legs.from_place[nxt.index] if nxt else home_out
+        if prev and nxt:
+            direct = legs.to_next[prev.index]
+        elif prev:
+            direct = legs.home_job.get(prev.index, (0, 0))[0]
+        elif nxt:
+            direct = legs.home_job.get(nxt.index, (0, 0))[1]
+        else:
+            direct = 0
+        candidate = Candidate(
+            wd.worker_id, max(0, before + after - direct), len(jobs), wd.rating, wd.preferred
+        )
         ranked = score(candidate)
         for interval in intervals:
             first, last = max(lo, interval.start), min(hi, interval.end - duration)
             if first <= last:
                 gaps.append(Gap(first, last, candidate, ranked))
     return gaps
-
-
-def _added_travel(
-    wd: WorkerDay,
-    prev: Job | None,
-    nxt: Job | None,
-    to_job: Sequence[int],
-    index: int,
-    home_leg: int,
-    travel: TravelTimes,
-) -> int:
-    before = to_job[index - 1] if prev else home_leg
-    after = to_job[index] if nxt else home_leg
-    a = prev.point if prev else wd.home
-    b = nxt.point if nxt else wd.home
-    direct = travel.minutes(a, b) if a and b else 0
-    return max(0, before + after - direct)
 
 
 def grid(day: date, tz: ZoneInfo, step: int, not_before: int) -> list[int]:
@@ -309,7 +352,7 @@ async def load_worker_days(
     tz: ZoneInfo,
     *,
     exclude_order_id: int | None = None,
-) -> list[WorkerDay]:
+) -> Workload:
     """Each eligible worker's shifts and jobs, day by day, from ``first`` to ``last``."""
     eligible = workers
     info = {
@@ -321,7 +364,7 @@ async def load_worker_days(
         )
     }
     if not info:
-        return []
+        return Workload([], [], [])
     preferred = set()
     if client_id is not None:
         preferred = set(
@@ -336,7 +379,11 @@ async def load_worker_days(
     range_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     range_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
     order_query = select(
-        Order.worker_id, Order.starts_at, Order.ends_at, Order.lat, Order.lon
+        Order.worker_id,
+        minutes_since_epoch(Order.starts_at),
+        minutes_since_epoch(Order.ends_at),
+        Order.lat,
+        Order.lon,
     ).where(
         Order.worker_id.in_(eligible),
         Order.status != CANCELLED,
@@ -345,13 +392,19 @@ async def load_worker_days(
     )
     if exclude_order_id is not None:
         order_query = order_query.where(Order.id != exclude_order_id)
+    # Plain Core rows: thousands of them, no ORM entities needed.
+    connection = await tx.connection()
+    rows = (await connection.execute(order_query.order_by(Order.worker_id, Order.starts_at))).all()
+    nan = float("nan")
+    job_lat = [nan if row[3] is None else row[3] for row in rows]
+    job_lon = [nan if row[4] is None else row[4] for row in rows]
     jobs_by_worker: dict[int, list[Job]] = defaultdict(list)
-    for worker_id, starts_at, ends_at, lat, lon in await tx.execute(order_query):
-        point = Point(lat, lon) if lat is not None and lon is not None else None
-        jobs_by_worker[worker_id].append(
-            Job(epoch_minutes(starts_at), epoch_minutes(ends_at), point)
-        )
-    return _worker_days(info, preferred, patterns, exceptions, jobs_by_worker, first, last, tz)
+    for index, (worker_id, start, end, _, _) in enumerate(rows):
+        jobs_by_worker[worker_id].append(Job(index, start, end))
+    worker_days = _worker_days(
+        info, preferred, patterns, exceptions, jobs_by_worker, first, last, tz
+    )
+    return Workload(worker_days, job_lat, job_lon)
 
 
 def _worker_days(
@@ -364,26 +417,52 @@ def _worker_days(
     last: date,
     tz: ZoneInfo,
 ) -> list[WorkerDay]:
-    patterns_by: dict[int, list[PatternRow]] = defaultdict(list)
+    by_weekday: dict[tuple[int, int], list[PatternRow]] = defaultdict(list)
     for p in patterns:
-        patterns_by[p.worker_id].append(p)
-    exceptions_by: dict[int, list[ExceptionRow]] = defaultdict(list)
+        by_weekday[p.worker_id, p.weekday].append(p)
+    by_day: dict[tuple[int, date], list[ExceptionRow]] = defaultdict(list)
     for e in exceptions:
-        exceptions_by[e.worker_id].append(e)
+        by_day[e.worker_id, e.day].append(e)
+    workers = sorted({p.worker_id for p in patterns} | {e.worker_id for e in exceptions})
+    # Most workers share a few standard shifts: compute each distinct day's intervals once.
+    shared: dict[tuple[object, ...], list[WorkInterval]] = {}
+    homes = {
+        worker_id: Point(lat, lon) if lat is not None and lon is not None else None
+        for worker_id, (lat, lon, _) in info.items()
+    }
+    starts_by = {w: [j.start for j in jobs] for w, jobs in jobs_by_worker.items()}
     result = []
     for day in days(first, last):
-        for worker_id in sorted(patterns_by.keys() | exceptions_by.keys()):
-            intervals = working_intervals(patterns_by[worker_id], exceptions_by[worker_id], day, tz)
-            if not intervals or worker_id not in info:
+        weekday = day.weekday()
+        for worker_id in workers:
+            if worker_id not in info:
                 continue
-            lo, hi = intervals[0].start - 720, intervals[-1].end + 720
-            jobs = [j for j in jobs_by_worker.get(worker_id, ()) if j.end > lo and j.start < hi]
-            home_lat, home_lon, rating = info[worker_id]
-            home = (
-                Point(home_lat, home_lon) if home_lat is not None and home_lon is not None else None
-            )
+            applying = [p for p in by_weekday.get((worker_id, weekday), ()) if p.applies(day)]
+            changes = by_day.get((worker_id, day))
+            if changes:
+                intervals = working_intervals(applying, changes, day, tz)
+            else:
+                key = (day, *((p.starts, p.ends, p.zone_id) for p in applying))
+                if key not in shared:
+                    shared[key] = working_intervals(applying, (), day, tz)
+                intervals = shared[key]
+            if not intervals:
+                continue
+            # Jobs that can matter: those within half a day of the shifts (travel neighbours).
+            starts = starts_by.get(worker_id, [])
+            lo = bisect.bisect_left(starts, intervals[0].start - 720)
+            hi = bisect.bisect_left(starts, intervals[-1].end + 720)
+            jobs = jobs_by_worker[worker_id][lo:hi] if starts else []
             result.append(
-                WorkerDay(worker_id, day, intervals, jobs, home, rating, worker_id in preferred)
+                WorkerDay(
+                    worker_id,
+                    day,
+                    intervals,
+                    jobs,
+                    homes[worker_id],
+                    info[worker_id][2],
+                    worker_id in preferred,
+                )
             )
     return result
 
@@ -404,7 +483,7 @@ def _check_range(first: date, last: date, rules: SlotRules) -> None:
 
 
 def compute_slots(
-    worker_days: Sequence[WorkerDay],
+    workload: Workload,
     *,
     spec: JobSpec,
     place: Place,
@@ -412,17 +491,10 @@ def compute_slots(
     rules: SlotRules,
     not_before: int,
 ) -> list[Slot]:
+    legs = Legs.compute(workload, place.point, rules.travel)
     by_day: dict[date, list[Gap]] = defaultdict(list)
-    for wd in worker_days:
-        by_day[wd.day].extend(
-            day_gaps(
-                wd,
-                duration=spec.duration,
-                point=place.point,
-                zone_ids=zone_ids,
-                travel=rules.travel,
-            )
-        )
+    for wd in workload.days:
+        by_day[wd.day].extend(day_gaps(wd, duration=spec.duration, zone_ids=zone_ids, legs=legs))
     slots = []
     for day in sorted(by_day):
         chosen = best_per_start(by_day[day], grid(day, rules.tz, rules.step, not_before))
@@ -457,9 +529,9 @@ async def find_slots(
         place, _ = await resolve_place(tx, point=point, address_id=address_id)
         zone_ids = sold_zones(service, place)
         workers = eligible_workers(spec, zone_ids, client_id)
-        worker_days = await load_worker_days(tx, workers, client_id, first, last, rules.tz)
+        workload = await load_worker_days(tx, workers, client_id, first, last, rules.tz)
     return compute_slots(
-        worker_days,
+        workload,
         spec=spec,
         place=place,
         zone_ids=zone_ids,

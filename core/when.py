@@ -1,4 +1,4 @@
-"""Understand the time customers write: "завтра в 10", "у п'ятницю після обіду", "tomorrow before noon".
+"""Understand the time customers write: "завтра в 10", "у п'ятницю після обіду", "before noon".
 
 :func:`parse_when` turns free text in Russian, Ukrainian or English into a :class:`TimeWindow`
 in the zone of the given ``now``. The text is normalised (lower case, one apostrophe, no
@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Literal, Protocol
@@ -32,6 +32,8 @@ from typing import Any, Literal, Protocol
 LANGUAGES: tuple[str, ...] = ("ru", "uk", "en")
 
 _DAY_MINUTES = 24 * 60
+# Put where a day was found: a number right after a day is an hour ("завтра 10").
+_DAY_MARK = "\ue000"
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ _UK: _Vocab = {
     "mk_ni": ("ночі", "вночі"),
     "noon": ("опівдні", "полудень", "полудня", "полудні", "обід", "обіду"),
     "midnight": ("опівночі", "північ", "півночі"),
-    "at": ("в", "у", "о", "об", "близько", "десь", "приблизно", "годині о"),
+    "at": ("в", "у", "о", "об", "близько", "десь", "приблизно"),
     "at_strong": ("на",),
     "after": ("після", "з", "із", "зі", "від", "не раніше"),
     "before": ("до", "не пізніше", "раніше"),
@@ -304,15 +306,16 @@ _AMOUNT_WORDS: dict[str, dict[str, int]] = {
 
 # Nouns after a number that show it is a count, not an hour: "в 2 комнатах", "с 3 мастерами".
 _COUNTED = (
-    r"(?:%|раз\w*|комнат\w*|кімнат\w*|этаж\w*|поверх\w*|человек\w*|люд\w*|мастер\w*|майстр\w*"
-    r"|шт\w*|кран\w*|грн|гривен\w*|гривн\w*|руб\w*|метр\w*|м2|кв\w*|room\w*|floor\w*|people"
-    r"|person\w*|times|uah|usd|eur|\$|€)"
+    r"(?:%|раз\w*|комнат\w*|кімнат\w*|этаж\w*|поверх\w*|человек\w*|люд\w*|мастер\w*"
+    r"|майстр\w*|мин\w*|хв\w*|minut\w*|шт\w*|кран\w*|грн|гривен\w*|гривн\w*|руб\w*"
+    r"|метр\w*|м2|кв\w*|room\w*|floor\w*|people|person\w*|times|uah|usd|eur|\$|€)"
 )
 
 _APOSTROPHES = re.compile("[\u2019\u02bc\u2018`\u00b4\u2032\u02b9\uff07]")
 _PUNCTUATION = re.compile(r"[,;!?\"«»“”„()\[\]{}*_<>|\\~#]+|(?<!\d)\.(?!\d)")
 _SPACES = re.compile(r"\s+")
 _ISO_T = re.compile(r"(\d)t(\d)")
+_DECIMAL_COMMA = re.compile(r"(\d),(\d)")
 _LEFTOVER_CLOCK = re.compile(r"(?<![\d.])\d{1,2}:\d{2}(?!\d)")
 
 
@@ -350,61 +353,57 @@ class _Patterns:
         def words(*kinds: str) -> str:
             return _words([fragment for kind in kinds for fragment in union(kind)])
 
-        self.hour_words = {
-            _key(k): v for lang in languages for k, v in _HOUR_WORDS[lang].items()
-        }
+        hour_words = [word for lang in languages for word in _HOUR_WORDS[lang]]
+        amount_words = [word for lang in languages for word in _AMOUNT_WORDS[lang]]
+        self.hour_words = {_key(k): v for lang in languages for k, v in _HOUR_WORDS[lang].items()}
         self.amount_words = {
             _key(k): v for lang in languages for k, v in _AMOUNT_WORDS[lang].items()
         }
         self.greeting = re.compile(words("greeting"))
 
-        amount = r"(?P<n>\d{1,3}|" + _words(list(self.amount_words_source(languages))) + ")"
-        units = "|".join(
-            f"(?P<{kind}>{words(kind)})" for kind in ("u_min", "u_hour", "u_day", "u_week", "u_month")
-        )
+        # Relative offsets: "через 40 минут", "in 2 days", "2 hours from now".
+        amount = r"(?P<n>\d{1,3}(?:\.\d{1,2})?|" + _words(amount_words) + ")"
+        unit_kinds = ("u_min", "u_hour", "u_day", "u_week", "u_month")
+        units = "|".join(f"(?P<{kind}>{words(kind)})" for kind in unit_kinds)
         self.relative = re.compile(
-            words("in")
-            + r"\s+(?:(?P<half>"
-            + words("half_hour")
-            + r")|(?P<hh>"
-            + words("hour_and_half")
-            + r")|(?:"
-            + amount
-            + r"\s+)?(?:"
-            + units
-            + "))"
+            rf"{words('in')}\s+(?:(?P<half>{words('half_hour')})"
+            rf"|(?P<hh>{words('hour_and_half')})|(?:{amount}\s*)?(?:{units}))"
         )
-        if "en" in languages:
-            self.later: re.Pattern[str] | None = re.compile(
-                amount + r"\s+(?:" + units + r")\s+(?:from now|later)(?!\w)"
-            )
-        else:
-            self.later = None
+        self.later = (
+            re.compile(rf"{amount}\s*(?:{units})\s+(?:from now|later)(?!\w)")
+            if "en" in languages
+            else None
+        )
 
-        self.week = re.compile(
-            r"(?:(?P<next>" + words("next") + r")|" + words("this") + r")\s+" + words("week")
-        )
-        self.weekend = re.compile(
-            r"(?:(?P<next>" + words("next") + r")\s+|" + words("this") + r"\s+)?" + words("weekend")
-        )
+        # Weeks and days.
+        next_, this = words("next"), words("this")
+        self.week = re.compile(rf"(?:(?P<next>{next_})|{this})\s+{words('week')}")
+        self.weekend = re.compile(rf"(?:(?P<next>{next_})\s+|{this}\s+)?{words('weekend')}")
         self.day_word = re.compile(
             f"(?P<after_tomorrow>{words('after_tomorrow')})|(?P<tomorrow>{words('tomorrow')})"
             f"|(?P<today>{words('today')})|(?P<tonight>{words('tonight')})"
         )
         weekdays = "|".join(f"(?P<wd{i}>{words(f'wd{i}')})" for i in range(7))
-        self.weekday = re.compile(
-            r"(?:(?P<next>" + words("next") + r")\s+|" + words("this") + r"\s+)?(?:" + weekdays + ")"
-        )
+        self.weekday = re.compile(rf"(?:(?P<next>{next_})\s+|{this}\s+)?(?:{weekdays})")
 
-        months = "(?:" + "|".join(_MONTHS[lang] for lang in languages) + ")"
-        year = r"(?:\s+(?P<y>\d{4})(?:\s*(?:года|году|г|року|рік|р)\.?)?)?"
+        # Dates.
+        month_names = "|".join(_MONTHS[lang] for lang in languages)
+        months = rf"(?<![\w'])(?P<mon>(?:{month_names}))(?![\w'])\.?"
+        day = r"(?P<d>\d{1,2})"
+        year = r"(?:\s+(?P<y>\d{4})(?:\s*(?:года|году|г|року|рік|р)\.?)?)?(?!\d)"
         self.date_day_month = re.compile(
-            r"(?<![\d.:/])(?P<d>\d{1,2})(?:-?(?:го|ого|е|ое|й|ий|st|nd|rd|th))?\s+(?:of\s+)?"
-            r"(?<![\w'])(?P<mon>" + months + r")(?![\w'])\.?" + year + r"(?!\d)"
+            r"(?<![\d.:/])"
+            + day
+            + r"(?:-?(?:го|ого|е|ое|й|ий|st|nd|rd|th))?\s+(?:of\s+)?"
+            + months
+            + year
         )
         self.date_month_day = re.compile(
-            r"(?<![\w'])(?P<mon>" + months + r")(?![\w'])\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?"
-            r"(?![\d:.]|\s*(?:a\.?m|p\.?m|h\b|o'?clock))(?:,?\s+(?P<y>\d{4})(?!\d))?"
+            months
+            + r"\s+"
+            + day
+            + r"(?:st|nd|rd|th)?(?![\d:.]|\s*(?:a\.?m|p\.?m|h\b|o'?clock))"
+            + r"(?:,?\s+(?P<y>\d{4})(?!\d))?"
         )
         self.date_iso = re.compile(r"(?<![\d.])(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?!\d)")
         self.date_numeric = re.compile(
@@ -415,50 +414,45 @@ class _Patterns:
             "(?:" + words("at", "after", "before", "from", "to") + r")\s*$"
         )
 
+        # A time: "11:30", "10 часов 30 минут", "5pm", "9 утра", "о п'ятій", "полдень".
         hour_word = words("hour_word")
-        number_hours = _words(list(self.hour_words_source(languages)))
+        digits = (
+            r"(?<![\d.:/-])(?P<h>[01]?\d|2[0-3])"
+            + rf"(?:[:.](?P<m>[0-5]\d)|\s*{hour_word}\.?\s*(?P<m2>[0-5]?\d)\s*"
+            + rf"{words('minute_word')}\.?)?"
+            + r"(?:\s*(?P<ampm>a\.?\s?m\.?|p\.?\s?m\.?)(?!\w))?"
+            + rf"(?:\s*(?P<hw>{hour_word})\.?)?(?![\d:])"
+        )
+        in_words = rf"(?P<nw>{_words(hour_words)})(?:\s+(?P<hw2>{hour_word}))?"
+        noon = rf"(?P<noon>{words('noon')})|(?P<midnight>{words('midnight')})"
+        marks = "|".join(
+            f"(?P<{kind}>{words(kind)})" for kind in ("mk_am", "mk_day", "mk_pm", "mk_ev", "mk_ni")
+        )
         time_pattern = (
-            r"(?:(?<![\d.:/-])(?P<h>[01]?\d|2[0-3])"
-            r"(?:[:.](?P<m>[0-5]\d)|\s*" + hour_word + r"\.?\s*(?P<m2>[0-5]?\d)\s*"
-            + words("minute_word") + r"\.?)?"
-            r"(?:\s*(?P<ampm>a\.?\s?m\.?|p\.?\s?m\.?)(?!\w))?"
-            r"(?:\s*(?P<hw>" + hour_word + r")\.?)?(?![\d:])"
-            r"|(?P<nw>" + number_hours + r")(?:\s+(?P<hw2>" + hour_word + r"))?"
-            r"|(?P<noon>" + words("noon") + r")|(?P<midnight>" + words("midnight") + r"))"
-            r"(?:\s+(?:(?P<mk_am>" + words("mk_am") + r")|(?P<mk_day>" + words("mk_day")
-            + r")|(?P<mk_pm>" + words("mk_pm") + r")|(?P<mk_ev>" + words("mk_ev")
-            + r")|(?P<mk_ni>" + words("mk_ni") + r")))?"
-            r"(?!\s*" + _COUNTED + r"(?![\w']))"
+            rf"(?:{digits}|{in_words}|{noon})(?:\s+(?:{marks}))?(?!\s*{_COUNTED}(?![\w']))"
         )
         self.time = re.compile(time_pattern)
-        timeu = _unname(time_pattern)
+        any_time = _unname(time_pattern)
         self.single_time = re.compile(
-            r"(?:(?P<prep>" + words("at") + r")|(?P<strong>" + words("at_strong") + r"))?\s*"
-            r"(?P<t>" + timeu + ")"
+            rf"(?:(?P<prep>{words('at')}|{_DAY_MARK})|{words('at_strong')})?\s*(?P<t>{any_time})"
         )
         self.range = re.compile(
-            words("from") + r"\s+(?P<a>" + timeu + r")(?:\s+" + words("to")
-            + r"\s+|\s*[-–—]\s*)(?P<b>" + timeu + ")"
+            rf"{words('from')}\s+(?P<a>{any_time})(?:\s+{words('to')}\s+|\s*[-–—]\s*)"
+            rf"(?P<b>{any_time})"
         )
         self.dash_range = re.compile(
             r"(?<![\d.:/-])(?P<a>\d{1,2}(?:[:.]\d{2})?)\s*[-–—]\s*(?P<b>\d{1,2}(?:[:.]\d{2})?"
             r"(?:\s*(?:a\.?\s?m\.?|p\.?\s?m\.?)(?!\w))?)(?![\d:/-]|\.\d)"
         )
-        self.after = re.compile(words("after") + r"\s+(?P<a>" + timeu + ")")
-        self.before = re.compile(words("before") + r"\s+(?P<b>" + timeu + ")")
+        self.after = re.compile(rf"{words('after')}\s+(?P<a>{any_time})")
+        self.before = re.compile(rf"{words('before')}\s+(?P<b>{any_time})")
+
+        # Parts of the day.
         self.afternoon_after = re.compile(words("afternoon_after"))
         self.daypart = re.compile(
             f"(?P<morning>{words('morning')})|(?P<afternoon>{words('afternoon')})"
             f"|(?P<evening>{words('evening')})"
         )
-
-    @staticmethod
-    def hour_words_source(languages: tuple[str, ...]) -> list[str]:
-        return [word for lang in languages for word in _HOUR_WORDS[lang]]
-
-    @staticmethod
-    def amount_words_source(languages: tuple[str, ...]) -> list[str]:
-        return [word for lang in languages for word in _AMOUNT_WORDS[lang]]
 
 
 @lru_cache(maxsize=8)
@@ -529,20 +523,20 @@ class _Found:
     before: _Clock | None = None
     span: tuple[_Clock, _Clock] | None = None
     daypart: _Daypart | None = None
-    notes: list[str] = field(default_factory=list)
 
     def set_day(self, day: date) -> None:
         if self.day is None:
             self.day = day
 
 
-def _blank(text: str, match: re.Match[str]) -> str:
-    return text[: match.start()] + " " + text[match.end() :]
+def _blank(text: str, match: re.Match[str], mark: str = " ") -> str:
+    return text[: match.start()] + mark + text[match.end() :]
 
 
 def _normalise(text: str, patterns: _Patterns) -> str:
     text = _APOSTROPHES.sub("'", text.lower()).replace("ё", "е").replace("\u00a0", " ")
     text = _ISO_T.sub(r"\1 \2", text)
+    text = _DECIMAL_COMMA.sub(r"\1.\2", text)
     text = _PUNCTUATION.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     return _SPACES.sub(" ", patterns.greeting.sub(" ", text)).strip()
@@ -571,15 +565,15 @@ def _clock(match: re.Match[str], patterns: _Patterns) -> _Clock | None:
             mark = "am" if groups["ampm"].startswith("a") else "pm"
         elif hour >= 13 or hour == 0 or (len(written) == 2 and written.startswith("0")):
             mark = "fixed"
-    if mark in ("", "am", "pm") and mark != "fixed":
+    if mark == "":
         if groups["mk_am"]:
-            mark = mark or "morning"
+            mark = "morning"
         elif groups["mk_day"] or groups["mk_pm"]:
-            mark = mark or "day"
+            mark = "day"
         elif groups["mk_ev"]:
-            mark = mark or "evening"
+            mark = "evening"
         elif groups["mk_ni"]:
-            mark = mark or "night"
+            mark = "night"
     return _Clock(hour, minute, mark)
 
 
@@ -628,12 +622,12 @@ def _is_bare(clock: _Clock) -> bool:
     return clock.mark == ""
 
 
-def _amount(match: re.Match[str], patterns: _Patterns) -> int:
+def _amount(match: re.Match[str], patterns: _Patterns) -> float:
     written = match.group("n")
     if written is None:
         return 1
-    if written.isdigit():
-        return int(written)
+    if written[0].isdigit():
+        return float(written)
     return patterns.amount_words.get(_key(written), 1)
 
 
@@ -689,15 +683,15 @@ def _take_relative(
     elif groups.get("hh"):
         minutes = 90
     elif groups["u_min"]:
-        minutes = _amount(match, patterns)
+        minutes = round(_amount(match, patterns))
     elif groups["u_hour"]:
-        minutes = _amount(match, patterns) * 60
+        minutes = round(_amount(match, patterns) * 60)
     if minutes is not None:
         # A moment a number of real minutes away: count in UTC so that DST changes are right.
         moment = (now.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(now.tzinfo)
         return text, moment
     today = now.date()
-    amount = _amount(match, patterns)
+    amount = int(_amount(match, patterns))
     if groups["u_day"]:
         found.set_day(today + timedelta(days=amount))
     elif groups["u_week"]:
@@ -746,7 +740,7 @@ def _take_day_word(text: str, today: date, found: _Found, p: _Patterns) -> str:
         found.set_day(today)
         if match.group("tonight"):
             found.daypart = "evening"
-    return _blank(text, match)
+    return _blank(text, match, _DAY_MARK)
 
 
 def _take_weekday(text: str, today: date, found: _Found, rules: WhenRules, p: _Patterns) -> str:
@@ -762,14 +756,14 @@ def _take_weekday(text: str, today: date, found: _Found, rules: WhenRules, p: _P
         found.set_day(base + timedelta(days=(weekday - base.weekday()) % 7))
     else:
         found.set_day(today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1))
-    return _blank(text, match)
+    return _blank(text, match, _DAY_MARK)
 
 
 def _take_date(text: str, today: date, found: _Found, p: _Patterns) -> str:
     match = p.date_iso.search(text)
     if match is not None:
         found.set_day(date(int(match["y"]), int(match["mo"]), int(match["d"])))
-        return _blank(text, match)
+        return _blank(text, match, _DAY_MARK)
     for pattern in (p.date_day_month, p.date_month_day):
         match = pattern.search(text)
         if match is not None:
@@ -778,12 +772,12 @@ def _take_date(text: str, today: date, found: _Found, p: _Patterns) -> str:
                 found.set_day(date(_full_year(match["y"]), month, day))
             else:
                 found.set_day(_next_date(today, month, day))
-            return _blank(text, match)
+            return _blank(text, match, _DAY_MARK)
     for match in p.date_numeric.finditer(text):
         day, month = int(match["d"]), int(match["mo"])
         if match["y"]:
             found.set_day(date(_full_year(match["y"]), month, day))
-            return _blank(text, match)
+            return _blank(text, match, _DAY_MARK)
         is_date = 1 <= month <= 12 and 1 <= day <= 31 and _exists(month, day)
         is_time = match["sep"] == "." and day <= 23 and month <= 59 and len(match["mo"]) == 2
         if is_time and (not is_date or p.time_prep_before.search(text[: match.start()])):
@@ -791,7 +785,7 @@ def _take_date(text: str, today: date, found: _Found, p: _Patterns) -> str:
         if not is_date:
             raise _Impossible(match.group(0))
         found.set_day(_next_date(today, month, day))
-        return _blank(text, match)
+        return _blank(text, match, _DAY_MARK)
     return text
 
 
@@ -833,9 +827,8 @@ def _take_times(text: str, found: _Found, p: _Patterns) -> str:
         if parsed is None:
             continue
         clock, strong = parsed
-        if match["prep"] or strong or clock.mark == "fixed" and match["strong"]:
-            if match["prep"] is None and not strong:
-                continue
+        # "в 4", "к 10" and "завтра 10" are hours; a bare "4" or "на 3 дня" are not.
+        if match["prep"] or strong:
             found.clock = clock
             return _blank(text, match)
     return text
@@ -846,8 +839,8 @@ def _take_daypart(text: str, found: _Found, p: _Patterns) -> str:
     if match is None:
         return text
     if found.daypart is None:
-        found.daypart = "morning" if match["morning"] else (
-            "afternoon" if match["afternoon"] else "evening"
+        found.daypart = (
+            "morning" if match["morning"] else ("afternoon" if match["afternoon"] else "evening")
         )
     return _blank(text, match)
 
@@ -903,7 +896,9 @@ def parse_when(
         return None
 
 
-def _parse(text: str, now: datetime, languages: tuple[str, ...], rules: WhenRules) -> TimeWindow | None:
+def _parse(
+    text: str, now: datetime, languages: tuple[str, ...], rules: WhenRules
+) -> TimeWindow | None:
     p = _patterns(languages)
     zone = now.tzinfo
     assert zone is not None
@@ -956,9 +951,9 @@ def _clock_window(found: _Found, rules: WhenRules) -> tuple[int, int] | None:
         first, second = found.span
         start = _hour24(first, daypart, rules)
         end = _hour24(second, daypart, rules)
-        if _is_bare(first) and daypart is None and second.mark in ("pm", "day", "evening"):
-            if start + 12 * 60 < end:
-                start += 12 * 60  # "from 9 to 11pm"
+        pm_end = second.mark in ("pm", "day", "evening")
+        if _is_bare(first) and daypart is None and pm_end and start + 12 * 60 < end:
+            start += 12 * 60  # "from 9 to 11pm"
         if end <= start and _is_bare(second) and end < 12 * 60:
             end += 12 * 60  # "с 9 вечера до 11"
         if end <= start:

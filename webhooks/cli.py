@@ -73,9 +73,12 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> OneLineParser:
+    config_help = "settings file (default: config.toml)"
     common = OneLineParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="settings file (default: config.toml)")
+    # SUPPRESS: a subcommand without --config keeps the one given before the subcommand.
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=config_help)
     parser = OneLineParser(prog="brigadier", description="Run a home-service company.")
+    parser.add_argument("--config", metavar="PATH", help=config_help)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     commands.add_parser("run", parents=[common], help="serve HTTP, the bots and background work")

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.booking import book_visit
@@ -381,13 +382,24 @@ async def seed_demo(
         raise InvalidInput("invalid_value", field="now", value=now.isoformat(),
                            reason="give the time zone")
     rng = random.Random(SEED)
-    async with _single_transaction(db) as inner:
-        async with inner.transaction() as tx:
-            if await tx.scalar(select(Zone.id).where(Zone.code.in_(DEMO_ZONE_CODES)).limit(1)):
+    try:
+        async with _single_transaction(db) as inner:
+            if await _demo_exists(inner):
                 return False
-        company = await _seed_company(inner, rng, tz=tz, region=region, today=today, now=now)
-        await _seed_orders(inner, rng, company, rules=rules, today=today, now=now)
+            company = await _seed_company(inner, rng, region=region, today=today, now=now)
+            await _seed_orders(inner, rng, company, rules=rules, today=today, now=now)
+    except IntegrityError:
+        # Another seed running at the same time got its zones in first.
+        if await _demo_exists(db):
+            return False
+        raise
     return True
+
+
+async def _demo_exists(db: Database) -> bool:
+    async with db.transaction() as tx:
+        found = await tx.scalar(select(Zone.id).where(Zone.code.in_(DEMO_ZONE_CODES)).limit(1))
+        return found is not None
 
 
 @asynccontextmanager
@@ -424,7 +436,7 @@ class _PhoneFactory:
 
 
 async def _seed_company(
-    db: Database, rng: random.Random, *, tz: ZoneInfo, region: str, today: date, now: datetime,
+    db: Database, rng: random.Random, *, region: str, today: date, now: datetime,
 ) -> _Company:
     monday = today - timedelta(days=today.weekday())
     # Shifts run for this week and the next; they start earlier when the week is young, so the
@@ -492,7 +504,7 @@ async def _seed_company(
                 reason=exception.reason,
             ))
 
-        clients = _client_drafts(rng, new_phone, zone_map, zone_codes, today=today, now=now)
+        clients = _client_drafts(rng, new_phone, zone_map, zone_codes, now=now)
         tx.add_all(draft.client for draft in clients)
         await tx.flush()
         tx.add_all(_preferences(clients, workers))
@@ -505,7 +517,7 @@ async def _seed_company(
 
 def _client_drafts(
     rng: random.Random, new_phone: _PhoneFactory, zone_map: ZoneMap,
-    zone_codes: dict[int, str], *, today: date, now: datetime,
+    zone_codes: dict[int, str], *, now: datetime,
 ) -> list[_ClientDraft]:
     count = len(CLIENT_NAMES)
     russian = set(rng.sample(range(count), 9))
@@ -578,9 +590,9 @@ def _preferences(clients: Sequence[_ClientDraft], workers: Sequence[Worker]) -> 
     links = []
     used: set[int] = set()
     for name, kind, zone in wishes:
-        draft = next(d for i, d in enumerate(clients)
-                     if i not in used and i >= 3 and zone in d.places[0][1])
-        used.add(clients.index(draft))
+        index, draft = next((i, d) for i, d in enumerate(clients)
+                            if i not in used and zone in d.places[0][1])
+        used.add(index)
         links.append(ClientWorker(client_id=draft.client.id, worker_id=by_name[name].id,
                                   kind=kind))
         if kind is WorkerPreference.BLOCKED:

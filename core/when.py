@@ -15,8 +15,20 @@ this order, each part removed from the text once found:
 7. a single time ("в 11:30", "к 10", "at 5pm", "в 9 вечера", "опівдні");
 8. a part of the day ("утром", "ввечері", "in the afternoon").
 
-The conventions that turn these parts into a window (bare hours 1 to 7 are afternoon, a passed
-time with no day named is tomorrow, dayparts, ...) are in :class:`WhenRules`.
+The conventions a company may change (bare hours 1 to 7 are afternoon, dayparts, a passed time
+with no day named is tomorrow, the first day of the week) are in :class:`WhenRules`. These hold
+always:
+
+- an hour written as 13 to 23, as 0, or with a leading zero ("07:30") is a 24-hour time; any
+  other hour ("в 4", "в 4:30") follows the bare-hour rule unless am/pm or a daypart says more;
+- an exact time has passed when it is before ``now``; a window, when it ends at or before ``now``;
+- a weekday ("в пятницу", "this Friday") is its next occurrence after today; "next Friday",
+  "в следующую пятницу" is the Friday of the next calendar week;
+- "this week" is [today, the next week's start); "at the weekend" is the coming Saturday and
+  Sunday; "next week" is the whole next calendar week;
+- "d.mm" is a date when it can be one, unless a time preposition comes first ("в 9.10");
+- the end of a range takes the afternoon if it would not be after the start otherwise
+  ("с 10 до 2"), and ends the next day if it still is not ("с 22 до 2").
 """
 
 from __future__ import annotations
@@ -482,7 +494,7 @@ _DATEPARSER_SETTINGS: dict[str, Any] = {
 
 @lru_cache(maxsize=8)
 def _date_parser(languages: tuple[str, ...]) -> _DateParser:
-    # Imported here: importing dateparser is slow and most phrases never need it.
+    # Imported here: importing dateparser takes some 60 ms and most phrases never need it.
     module = importlib.import_module("dateparser.date")
     parser: _DateParser = module.DateDataParser(
         languages=list(languages), settings=_DATEPARSER_SETTINGS
@@ -490,13 +502,18 @@ def _date_parser(languages: tuple[str, ...]) -> _DateParser:
     return parser
 
 
-def _month_day(day: int, month_word: str, languages: tuple[str, ...]) -> tuple[int, int]:
-    """``(month, day)`` of "3 декабря"; raises :class:`_Impossible` for "31 февраля"."""
-    data = _date_parser(languages).get_date_data(f"{day} {month_word}")
-    found = getattr(data, "date_obj", None)
-    if not isinstance(found, datetime) or found.day != day:
+def _month_day(day: int, month_word: str, languages: tuple[str, ...]) -> tuple[int, int] | None:
+    """``(month, day)`` of "3 декабря"; None if the word is no month of these languages.
+
+    Raises :class:`_Impossible` for a month without that day: "31 февраля".
+    """
+    parser = _date_parser(languages)
+    found = getattr(parser.get_date_data(f"{day} {month_word}"), "date_obj", None)
+    if isinstance(found, datetime) and found.day == day:
+        return found.month, found.day
+    if isinstance(getattr(parser.get_date_data(f"1 {month_word}"), "date_obj", None), datetime):
         raise _Impossible(f"{day} {month_word}")
-    return found.month, found.day
+    return None
 
 
 # --- what was found -------------------------------------------------------------------------
@@ -765,9 +782,11 @@ def _take_date(text: str, today: date, found: _Found, p: _Patterns) -> str:
         found.set_day(date(int(match["y"]), int(match["mo"]), int(match["d"])))
         return _blank(text, match, _DAY_MARK)
     for pattern in (p.date_day_month, p.date_month_day):
-        match = pattern.search(text)
-        if match is not None:
-            month, day = _month_day(int(match["d"]), match["mon"].rstrip("."), p.languages)
+        for match in pattern.finditer(text):
+            month_day = _month_day(int(match["d"]), match["mon"].rstrip("."), p.languages)
+            if month_day is None:
+                continue  # not a month after all: "3 мартышки"
+            month, day = month_day
             if match["y"]:
                 found.set_day(date(_full_year(match["y"]), month, day))
             else:

@@ -125,9 +125,16 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-async def _with_db(config: Config, work: Callable[[Database], Awaitable[int]]) -> int:
+async def _with_db(
+    config: Config, work: Callable[[Database], Awaitable[int]], *, migrated: bool = True
+) -> int:
+    """Run ``work`` on the configured database, refusing an unmigrated one unless told not to."""
+    from core.migrate import check_migrated
+
     db = Database.from_settings(config.database, config.path.parent)
     try:
+        if migrated:
+            await check_migrated(db)
         return await work(db)
     finally:
         await db.dispose()
@@ -141,16 +148,13 @@ async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
         print(f"database at revision {head_revision()}")
         return 0
 
-    return await _with_db(config, work)
+    return await _with_db(config, work, migrated=False)
 
 
 async def cmd_seed_demo(config: Config, args: argparse.Namespace) -> int:
     from core.demo import seed_demo
 
-    from core.migrate import check_migrated
-
     async def work(db: Database) -> int:
-        await check_migrated(db)
         created = await seed_demo(
             db,
             tz=config.company.tz,
@@ -298,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:
         log.debug("unexpected failure", exc_info=True)
-        logging.getLogger("brigadier").error("unexpected failure: %s", err, exc_info=False)
+        # One line: driver errors carry the SQL and parameters on the lines after the first.
+        first_line = next(iter(str(err).strip().splitlines()), type(err).__name__)
+        logging.getLogger("brigadier").error("unexpected failure: %s", first_line)
         return EXIT_REFUSED
 
 

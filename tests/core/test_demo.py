@@ -4,18 +4,20 @@ import itertools
 import re
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+import pytest
 import shapely
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core import demo
 from core.db import Database
 from core.demo import DEMO_ZONE_CODES, seed_demo
 from core.geo import Point
 from core.models import (
-    Address,
     Base,
     Client,
     ClientWorker,
@@ -133,11 +135,14 @@ async def test_the_company(db: Database) -> None:
     cleaning = next(s for s in services if s.code == "cleaning_standard")
     client = clients[0]
     next_week = [MONDAY + timedelta(days=7 + n) for n in range(5)]
-    for place in ({"point": Point(50.4480, 30.5225)},
-                  {"address_id": client.addresses[0].id, "client_id": client.id}):
+    places: list[dict[str, Any]] = [
+        {"point": Point(50.4480, 30.5225)},
+        {"address_id": client.addresses[0].id, "client_id": client.id},
+    ]
+    for place in places:
         slots = await find_slots(db, service_id=cleaning.id, first=next_week[0],
                                  last=next_week[-1], now=NOW, rules=RULES, quantity=60,
-                                 **place)  # type: ignore[arg-type]
+                                 **place)
         assert slots
         assert {s.start.date() for s in slots} <= set(next_week)
 
@@ -212,6 +217,34 @@ async def test_a_second_run_changes_nothing(db: Database) -> None:
     assert await row_counts(db) == before
 
 
+async def test_a_failed_seed_leaves_nothing_behind(
+    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a database of its own, as the command line runs it: one transaction, all or nothing."""
+    before = await row_counts(fresh_db)
+    play = demo._play
+    calls = 0
+
+    async def play_until_the_power_fails(*args: Any, **kwargs: Any) -> datetime:
+        nonlocal calls
+        calls += 1
+        if calls == 10:
+            raise RuntimeError("power cut")
+        return await play(*args, **kwargs)
+
+    monkeypatch.setattr(demo, "_play", play_until_the_power_fails)
+    with pytest.raises(RuntimeError, match="power cut"):
+        await seed(fresh_db)
+    assert await row_counts(fresh_db) == before
+
+    monkeypatch.undo()
+    assert await seed(fresh_db)
+    seeded = await row_counts(fresh_db)
+    assert seeded["orders"] >= 40 and seeded["zones"] == 3
+    assert not await seed(fresh_db)
+    assert await row_counts(fresh_db) == seeded
+
+
 async def test_the_same_today_gives_the_same_demo(db: Database) -> None:
     async def story() -> list[tuple[str, str, str, datetime, str]]:
         async with db.transaction() as tx:
@@ -223,7 +256,8 @@ async def test_the_same_today_gives_the_same_demo(db: Database) -> None:
                 .join(Service, Service.id == OrderLine.service_id)
                 .order_by(Order.starts_at, Client.name)
             )
-            return [tuple(row) for row in rows]  # type: ignore[misc]
+            return [(client, worker, code, starts, status)
+                    for client, worker, code, starts, status in rows]
 
     assert isinstance(db.bind, AsyncConnection)
     attempt = await db.bind.begin_nested()

@@ -126,8 +126,7 @@ def test_seeding_an_unmigrated_database_says_to_migrate(home):
 
 
 def test_running_on_an_unmigrated_database_stops_and_says_to_migrate(home):
-    result = brigadier(home, "run", db="unmigrated-run.db", timeout=30,
-                       env={"BRIGADIER__HTTP__PORT": "0"})
+    result = brigadier(home, "run", db="unmigrated-run.db", timeout=30)
     assert_refused(result, "brigadier migrate")
 
 
@@ -135,6 +134,13 @@ def test_slots_on_an_unmigrated_database_say_to_migrate(home):
     result = brigadier(home, "slots", "--service", DEMO_CLEANING, "--at", CENTRE,
                        db="unmigrated-slots.db")
     assert_refused(result, "brigadier migrate")
+
+
+@pytest.mark.parametrize("command", ["migrate", "seed-demo", "run"])
+def test_a_file_that_is_not_a_database_is_refused_in_one_line(home, command):
+    (home / "garbage.db").write_bytes(b"this is not an SQLite database, just some text\n" * 200)
+    result = brigadier(home, command, db="garbage.db", timeout=30)
+    assert_refused(result, "not a database")
 
 
 def test_migrating_twice_is_harmless(home):

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 LOAD_WEIGHT = 20.0
 RATING_WEIGHT = 10.0
 PREFERRED_BONUS = 120.0
@@ -49,3 +52,18 @@ def explain(candidate: Candidate) -> str:
     parts.append(f"{candidate.jobs_that_day} other jobs that day")
     parts.append(f"rating {candidate.rating:.1f}")
     return f"{'; '.join(parts)} (score {score(candidate):.0f})"
+
+
+def score_array(
+    added_travel: npt.NDArray[np.int64],
+    jobs_that_day: npt.NDArray[np.int64],
+    rating: npt.NDArray[np.float64],
+    preferred: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
+    """:func:`score` for many candidates at once."""
+    return (
+        added_travel
+        + LOAD_WEIGHT * jobs_that_day
+        - RATING_WEIGHT * rating
+        - np.where(preferred, PREFERRED_BONUS, 0.0)
+    )

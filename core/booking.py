@@ -19,22 +19,20 @@ from core.assignment import Candidate, explain
 from core.db import Database
 from core.errors import InvalidInput, NotFound, SlotTaken
 from core.events import Notice, record_event
+from core.gaps import find_gaps, grid
 from core.geo import Point
 from core.models import Address, Channel, Client, Order, OrderLine, Priority, Worker, Zone
-from core.orders import OrderView, move, order_view, status_notices, worker_chat
+from core.orders import OrderView, move, order_view, worker_chat
 from core.shifts import epoch_minutes, from_epoch_minutes
 from core.slots import (
     JobSpec,
-    Legs,
     Place,
     SlotRules,
     Workload,
-    day_gaps,
     eligible_workers,
     find_slots,
-    grid,
     load_job_spec,
-    load_worker_days,
+    load_workload,
     nearest,
     resolve_place,
     sold_zones,
@@ -220,6 +218,13 @@ async def _book(
     order.worker_id = candidate.worker_id
     move(order, Status.ASSIGNED, actor="system", now=now, reason=order.assignment_note)
     await tx.flush()
+    when = starts_at.strftime("%d.%m.%Y %H:%M")
+    about = {"number": order.number, "service": dict(service.names), "when": when}
+    client_chat = (
+        [Notice("customer", client.telegram_user_id, client.language, "notice.order_booked", about)]
+        if client.telegram_user_id
+        else []
+    )
     await record_event(
         tx,
         kind="order.booked",
@@ -229,22 +234,10 @@ async def _book(
             "worker_id": candidate.worker_id,
             "channel": channel.value,
         },
-        notices=await status_notices(tx, order),
+        notices=client_chat,
     )
     chat = await worker_chat(tx, candidate.worker_id)
-    offer = (
-        [
-            Notice(
-                "worker",
-                chat[0],
-                chat[1],
-                "notice.job_offered",
-                {"number": order.number, "starts_at": starts_at.isoformat()},
-            )
-        ]
-        if chat
-        else []
-    )
+    offer = [Notice("worker", chat[0], chat[1], "notice.job_offered", about)] if chat else []
     await record_event(
         tx,
         kind="order.assigned",
@@ -269,7 +262,7 @@ async def _choose_worker(
     day = from_epoch_minutes(start, rules.tz).date()
     workers = eligible_workers(spec, zone_ids, client_id)
     candidates = _candidates_at(
-        await load_worker_days(tx, workers, client_id, day, day, rules.tz),
+        await load_workload(tx, workers, client_id, day, day, rules.tz),
         spec,
         place,
         zone_ids,
@@ -287,7 +280,7 @@ async def _choose_worker(
         await tx.execute(
             select(Worker.id).where(Worker.id == candidate.worker_id).with_for_update()
         )
-        fresh = await load_worker_days(
+        fresh = await load_workload(
             tx, workers.where(Worker.id == candidate.worker_id), client_id, day, day, rules.tz
         )
         still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
@@ -304,12 +297,12 @@ def _candidates_at(
     start: int,
     rules: SlotRules,
 ) -> list[Candidate]:
-    legs = Legs.compute(workload, place.point, rules.travel)
-    fitting = [
-        gap
-        for wd in workload.days
-        for gap in day_gaps(wd, duration=spec.duration, zone_ids=zone_ids, legs=legs)
-        if gap.first <= start <= gap.last
+    """Workers who can take the job at ``start``, best first."""
+    if workload.empty:
+        return []
+    gaps = find_gaps(
+        workload, duration=spec.duration, point=place.point, zone_ids=zone_ids, travel=rules.travel
+    )
+    return [
+        gaps.candidate(int(i)) for i in gaps.ranking() if gaps.first[i] <= start <= gaps.last[i]
     ]
-    fitting.sort(key=lambda g: (g.score, g.candidate.worker_id))
-    return [gap.candidate for gap in fitting]

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from core.errors import ConfigError
+from core.when import WhenRules
 
 ENV_PREFIX = "BRIGADIER__"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -68,16 +69,6 @@ class SchedulingSettings:
 
 
 @dataclass(frozen=True)
-class WhenSettings:
-    """Conventions for reading times customers write (see core/when.py)."""
-
-    afternoon_bare_hours: tuple[int, int] = (1, 7)
-    morning: tuple[int, int] = (8, 12)
-    afternoon: tuple[int, int] = (12, 17)
-    evening: tuple[int, int] = (17, 21)
-
-
-@dataclass(frozen=True)
 class Secrets:
     session_secret: str | None = None
     customer_bot_token: str | None = None
@@ -91,7 +82,7 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
-    when: WhenSettings = field(default_factory=WhenSettings)
+    when: WhenRules = field(default_factory=WhenRules)
     secrets: Secrets = field(default_factory=Secrets)
 
 
@@ -100,7 +91,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "http": HttpSettings,
     "database": DatabaseSettings,
     "scheduling": SchedulingSettings,
-    "when": WhenSettings,
+    "when": WhenRules,
 }
 
 
@@ -185,7 +176,10 @@ def _build(cls: type[Any], values: Mapping[str, Any], section: str, path: Path) 
                 "config_invalid", file=str(path), key=f"{section}.{key}", reason="unknown key"
             )
         kwargs[key] = _coerce(value, hints[key], f"{section}.{key}", path)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as err:
+        raise ConfigError("config_invalid", file=str(path), key=section, reason=str(err)) from err
 
 
 def _coerce(value: Any, hint: Any, key: str, path: Path) -> Any:
@@ -246,7 +240,3 @@ def _validate(config: Config) -> None:
         raise fail("scheduling.slot_step_minutes", "must divide a day, between 5 and 240")
     if scheduling.travel_speed_kmh <= 0 or scheduling.detour_factor < 1:
         raise fail("scheduling", "travel_speed_kmh must be positive and detour_factor at least 1")
-    for name in ("morning", "afternoon", "evening"):
-        start, end = getattr(config.when, name)
-        if not 0 <= start < end <= 24:
-            raise fail(f"when.{name}", "must be [start, end) hours within a day")

@@ -250,6 +250,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "неможливо {action_uk}: менеджер ще не підтвердив роботу",
         "ru": "невозможно {action_ru}: менеджер ещё не подтвердил работу",
     },
+    # --- chat notices (rendered by the outbox sender) ---
+    "notice.order_booked": {
+        "en": "Order №{number} is booked: {service}, {when}.",
+        "uk": "Замовлення №{number} оформлено: {service}, {when}.",
+        "ru": "Заказ №{number} оформлен: {service}, {when}.",
+    },
+    "notice.order_status": {
+        "en": "Order №{number}: {status}.",
+        "uk": "Замовлення №{number}: {status}.",
+        "ru": "Заказ №{number}: {status}.",
+    },
+    "notice.job_offered": {
+        "en": "New job №{number}: {service}, {when}.",
+        "uk": "Нове завдання №{number}: {service}, {when}.",
+        "ru": "Новое задание №{number}: {service}, {when}.",
+    },
     # --- configuration and database ---
     "config_invalid": {
         "en": "{file}: {key}: {reason}",

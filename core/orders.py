@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -12,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import Notice, record_event
+from core.messages import per_language
 from core.models import Client, Order, OrderStatusChange, Service, Worker
-from core.workflows import OrderFacts, Status, check_editable, check_transition
+from core.workflows import OrderFacts, Status, check_editable, check_transition, status_label
 
 PAYMENT_METHODS = ("cash", "card_to_worker", "terminal", "online", "bank_transfer")
 
@@ -167,6 +169,9 @@ def move(
 ) -> None:
     """Apply one workflow transition to a loaded order and record it in its history."""
     transition = check_transition(order.workflow, facts(order), target, reason=reason)
+    if transition.target is Status.CONFIRMED and order.status != Status.NEW:
+        # Declined or unassigned: the order waits for another worker and frees this one's time.
+        order.worker_id = None
     order.history.append(
         OrderStatusChange(
             from_status=order.status,
@@ -190,7 +195,10 @@ async def status_notices(tx: AsyncSession, order: Order) -> list[Notice]:
                 client.telegram_user_id,
                 client.language,
                 "notice.order_status",
-                {"number": order.number, "status": order.status},
+                {
+                    "number": order.number,
+                    "status": per_language(partial(status_label, order.status)),
+                },
             )
         )
     return notices

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.assignment import Candidate, score
 from core.config import Config
 from core.db import Database
 from core.errors import InvalidInput, NotFound
+from core.gaps import FloatArray, IntArray, Workload, best_per_start, find_gaps, grid
 from core.geo import Point
 from core.models import (
     Address,
@@ -90,85 +92,6 @@ class Slot:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A booked job; ``index`` is its place in ``Workload`` arrays."""
-
-    index: int
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class WorkerDay:
-    worker_id: int
-    day: date
-    intervals: Sequence[WorkInterval]
-    jobs: Sequence[Job]  # in time order; consecutive in the worker's jobs
-    home: Point | None
-    rating: float
-    preferred: bool
-
-
-@dataclass(frozen=True)
-class Workload:
-    """Eligible workers' days, and where each of their jobs is (NaN when unknown)."""
-
-    days: list[WorkerDay]
-    job_lat: list[float]
-    job_lon: list[float]
-
-
-@dataclass(frozen=True)
-class Legs:
-    """Travel minutes one query needs, computed in a few batches rather than leg by leg."""
-
-    to_place: list[int]  # from job i to the place asked about
-    from_place: list[int]  # from the place to job i
-    to_next: list[int]  # from job i to the worker's next job i + 1
-    home_place: dict[int, tuple[int, int]]  # worker → (home → place, place → home)
-    home_job: dict[int, tuple[int, int]]  # job → (job → its worker's home, home → job)
-
-    @classmethod
-    def compute(cls, workload: Workload, point: Point, travel: TravelTimes) -> Legs:
-        lat, lon = workload.job_lat, workload.job_lon
-        to_place = travel.pairwise(lat, lon, [point.lat], [point.lon])
-        from_place = travel.pairwise([point.lat], [point.lon], lat, lon)
-        to_next = [*travel.pairwise(lat[:-1], lon[:-1], lat[1:], lon[1:]), 0] if lat else []
-        home_place: dict[int, tuple[int, int]] = {}
-        home_job: dict[int, tuple[int, int]] = {}
-        for wd in workload.days:
-            if wd.home is None or wd.worker_id in home_place:
-                continue
-            home_place[wd.worker_id] = (
-                travel.minutes(wd.home, point),
-                travel.minutes(point, wd.home),
-            )
-        ends = [
-            (wd, job) for wd in workload.days if wd.home for job in (wd.jobs[:1] + wd.jobs[-1:])
-        ]
-        if ends:
-            home_lat = [wd.home.lat for wd, _ in ends if wd.home]
-            home_lon = [wd.home.lon for wd, _ in ends if wd.home]
-            job_lat = [lat[job.index] for _, job in ends]
-            job_lon = [lon[job.index] for _, job in ends]
-            back = travel.pairwise(job_lat, job_lon, home_lat, home_lon)
-            out = travel.pairwise(home_lat, home_lon, job_lat, job_lon)
-            for (_, job), b, o in zip(ends, back, out, strict=True):
-                home_job[job.index] = (b, o)
-        return cls(to_place, from_place, to_next, home_place, home_job)
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """Starts in [first, last] (epoch minutes) fit this worker; ``score`` ranks the worker."""
-
-    first: int
-    last: int
-    candidate: Candidate
-    score: float
-
-
 @dataclass(frozen=True)
 class Place:
     point: Point
@@ -182,73 +105,6 @@ class JobSpec:
     skills: tuple[str, ...]
     workflow: str
     unit_price: int
-
-
-# --- pure arithmetic -------------------------------------------------------------------------
-
-
-def day_gaps(wd: WorkerDay, *, duration: int, zone_ids: Iterable[int], legs: Legs) -> list[Gap]:
-    """Every stretch of starts at which this worker can take the job on this day."""
-    zones = set(zone_ids)
-    intervals = [i for i in wd.intervals if i.zone_id is None or i.zone_id in zones]
-    if not intervals:
-        return []
-    jobs = wd.jobs
-    home_in, home_out = legs.home_place.get(wd.worker_id, (0, 0))
-    gaps = []
-    # Neighbour pairs (previous job, next job); None stands for the start or end of the day.
-    for position in range(len(jobs) + 1):
-        prev = jobs[position - 1] if position > 0 else None
-        nxt = jobs[position] if position < len(jobs) else None
-        lo = prev.end + legs.to_place[prev.index] if prev else -(10**12)
-        hi = nxt.start - legs.from_place[nxt.index] - duration if nxt else 10**12
-        if lo > hi:
-            continue
-        before = legs.to_place[prev.index] if prev else home_in
-        after = legs.from_place[nxt.index] if nxt else home_out
-        if prev and nxt:
-            direct = legs.to_next[prev.index]
-        elif prev:
-            direct = legs.home_job.get(prev.index, (0, 0))[0]
-        elif nxt:
-            direct = legs.home_job.get(nxt.index, (0, 0))[1]
-        else:
-            direct = 0
-        candidate = Candidate(
-            wd.worker_id, max(0, before + after - direct), len(jobs), wd.rating, wd.preferred
-        )
-        ranked = score(candidate)
-        for interval in intervals:
-            first, last = max(lo, interval.start), min(hi, interval.end - duration)
-            if first <= last:
-                gaps.append(Gap(first, last, candidate, ranked))
-    return gaps
-
-
-def grid(day: date, tz: ZoneInfo, step: int, not_before: int) -> list[int]:
-    """Starts on the company's local grid (every ``step`` minutes from midnight) on ``day``."""
-    midnight = epoch_minutes(datetime.combine(day, datetime.min.time(), tzinfo=tz))
-    next_midnight = epoch_minutes(
-        datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    )
-    return [t for t in range(midnight, next_midnight, step) if t >= not_before]
-
-
-def best_per_start(gaps: Sequence[Gap], starts: Sequence[int]) -> dict[int, Candidate]:
-    """For each start, the best-scoring worker who can take it."""
-    open_starts = list(starts)
-    chosen: dict[int, Candidate] = {}
-    for gap in sorted(gaps, key=lambda g: (g.score, g.candidate.worker_id)):
-        if not open_starts:
-            break
-        lo = bisect.bisect_left(open_starts, gap.first)
-        hi = bisect.bisect_right(open_starts, gap.last)
-        if lo == hi:
-            continue
-        for start in open_starts[lo:hi]:
-            chosen[start] = gap.candidate
-        del open_starts[lo:hi]
-    return chosen
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -343,29 +199,24 @@ def eligible_workers(
     return query
 
 
-async def load_worker_days(
+async def load_workload(
     tx: AsyncSession,
     workers: Select[tuple[int]],
     client_id: int | None,
     first: date,
     last: date,
     tz: ZoneInfo,
-    *,
-    exclude_order_id: int | None = None,
 ) -> Workload:
-    """Each eligible worker's shifts and jobs, day by day, from ``first`` to ``last``."""
-    eligible = workers
+    """Each eligible worker's working intervals and jobs from ``first`` to ``last``."""
     info = {
-        row[0]: row[1:]
-        for row in await tx.execute(
+        worker_id: (lat, lon, rating)
+        for worker_id, lat, lon, rating in await tx.execute(
             select(Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating).where(
-                Worker.id.in_(eligible)
+                Worker.id.in_(workers)
             )
         )
     }
-    if not info:
-        return Workload([], [], [])
-    preferred = set()
+    preferred: set[int] = set()
     if client_id is not None:
         preferred = set(
             await tx.scalars(
@@ -375,68 +226,61 @@ async def load_worker_days(
                 )
             )
         )
-    patterns, exceptions = await load_shift_rows(tx, None, first, last, eligible=eligible)
+    patterns, exceptions = await load_shift_rows(tx, None, first, last, eligible=workers)
     range_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     range_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    order_query = select(
-        Order.worker_id,
-        minutes_since_epoch(Order.starts_at),
-        minutes_since_epoch(Order.ends_at),
-        Order.lat,
-        Order.lon,
-    ).where(
-        Order.worker_id.in_(eligible),
-        Order.status != CANCELLED,
-        Order.starts_at < range_end + timedelta(hours=12),
-        Order.ends_at > range_start - timedelta(hours=12),
+    order_query = (
+        select(
+            Order.worker_id,
+            minutes_since_epoch(Order.starts_at),
+            minutes_since_epoch(Order.ends_at),
+            Order.lat,
+            Order.lon,
+        )
+        .where(
+            Order.worker_id.in_(workers),
+            Order.status != CANCELLED,
+            Order.starts_at < range_end + timedelta(hours=12),
+            Order.ends_at > range_start - timedelta(hours=12),
+        )
+        .order_by(Order.worker_id, Order.starts_at)
     )
-    if exclude_order_id is not None:
-        order_query = order_query.where(Order.id != exclude_order_id)
     # Plain Core rows: thousands of them, no ORM entities needed.
     connection = await tx.connection()
-    rows = (await connection.execute(order_query.order_by(Order.worker_id, Order.starts_at))).all()
-    nan = float("nan")
-    job_lat = [nan if row[3] is None else row[3] for row in rows]
-    job_lon = [nan if row[4] is None else row[4] for row in rows]
-    jobs_by_worker: dict[int, list[Job]] = defaultdict(list)
-    for index, (worker_id, start, end, _, _) in enumerate(rows):
-        jobs_by_worker[worker_id].append(Job(index, start, end))
-    worker_days = _worker_days(
-        info, preferred, patterns, exceptions, jobs_by_worker, first, last, tz
-    )
-    return Workload(worker_days, job_lat, job_lon)
+    jobs = (await connection.execute(order_query)).all()
+    return _workload(info, preferred, patterns, exceptions, jobs, days(first, last), tz)
 
 
-def _worker_days(
+def _workload(
     info: dict[int, tuple[float | None, float | None, float]],
     preferred: set[int],
     patterns: list[PatternRow],
     exceptions: list[ExceptionRow],
-    jobs_by_worker: dict[int, list[Job]],
-    first: date,
-    last: date,
+    jobs: Sequence[Any],
+    day_list: list[date],
     tz: ZoneInfo,
-) -> list[WorkerDay]:
+) -> Workload:
+    nan = float("nan")
     by_weekday: dict[tuple[int, int], list[PatternRow]] = defaultdict(list)
     for p in patterns:
         by_weekday[p.worker_id, p.weekday].append(p)
     by_day: dict[tuple[int, date], list[ExceptionRow]] = defaultdict(list)
     for e in exceptions:
         by_day[e.worker_id, e.day].append(e)
-    workers = sorted({p.worker_id for p in patterns} | {e.worker_id for e in exceptions})
+    job_starts: dict[int, list[int]] = defaultdict(list)
+    job_base: dict[int, int] = {}
+    for index, row in enumerate(jobs):
+        job_base.setdefault(row[0], index)
+        job_starts[row[0]].append(row[1])
+    workers = sorted(
+        info.keys() & ({p.worker_id for p in patterns} | {e.worker_id for e in exceptions})
+    )
     # Most workers share a few standard shifts: compute each distinct day's intervals once.
     shared: dict[tuple[object, ...], list[WorkInterval]] = {}
-    homes = {
-        worker_id: Point(lat, lon) if lat is not None and lon is not None else None
-        for worker_id, (lat, lon, _) in info.items()
-    }
-    starts_by = {w: [j.start for j in jobs] for w, jobs in jobs_by_worker.items()}
-    result = []
-    for day in days(first, last):
+    rows: list[tuple[Any, ...]] = []
+    for day_index, day in enumerate(day_list):
         weekday = day.weekday()
         for worker_id in workers:
-            if worker_id not in info:
-                continue
             applying = [p for p in by_weekday.get((worker_id, weekday), ()) if p.applies(day)]
             changes = by_day.get((worker_id, day))
             if changes:
@@ -449,22 +293,58 @@ def _worker_days(
             if not intervals:
                 continue
             # Jobs that can matter: those within half a day of the shifts (travel neighbours).
-            starts = starts_by.get(worker_id, [])
-            lo = bisect.bisect_left(starts, intervals[0].start - 720)
-            hi = bisect.bisect_left(starts, intervals[-1].end + 720)
-            jobs = jobs_by_worker[worker_id][lo:hi] if starts else []
-            result.append(
-                WorkerDay(
-                    worker_id,
-                    day,
-                    intervals,
-                    jobs,
-                    homes[worker_id],
-                    info[worker_id][2],
-                    worker_id in preferred,
+            starts = job_starts.get(worker_id, [])
+            base = job_base.get(worker_id, 0)
+            job_from = base + bisect.bisect_left(starts, intervals[0].start - 720)
+            job_to = base + bisect.bisect_left(starts, intervals[-1].end + 720)
+            lat, lon, rating = info[worker_id]
+            for interval in intervals:
+                rows.append(
+                    (
+                        worker_id,
+                        day_index,
+                        interval.start,
+                        interval.end,
+                        -1 if interval.zone_id is None else interval.zone_id,
+                        job_from,
+                        job_to,
+                        rating,
+                        worker_id in preferred,
+                        nan if lat is None else lat,
+                        nan if lon is None else lon,
+                    )
                 )
-            )
-    return result
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 11
+    homes = {
+        w: (nan if v[0] is None else v[0], nan if v[1] is None else v[1]) for w, v in info.items()
+    }
+
+    def ints(values: Sequence[Any]) -> IntArray:
+        return np.asarray(values, dtype=np.int64)
+
+    def floats(values: Sequence[Any]) -> FloatArray:
+        return np.asarray(values, dtype=np.float64)
+
+    return Workload(
+        days=day_list,
+        row_worker=ints(columns[0]),
+        row_day=ints(columns[1]),
+        row_start=ints(columns[2]),
+        row_end=ints(columns[3]),
+        row_zone=ints(columns[4]),
+        row_job_from=ints(columns[5]),
+        row_job_to=ints(columns[6]),
+        row_rating=floats(columns[7]),
+        row_preferred=np.asarray(columns[8], dtype=np.bool_),
+        row_home_lat=floats(columns[9]),
+        row_home_lon=floats(columns[10]),
+        job_start=ints([j[1] for j in jobs]),
+        job_end=ints([j[2] for j in jobs]),
+        job_lat=floats([nan if j[3] is None else j[3] for j in jobs]),
+        job_lon=floats([nan if j[4] is None else j[4] for j in jobs]),
+        job_home_lat=floats([homes.get(j[0], (nan, nan))[0] for j in jobs]),
+        job_home_lon=floats([homes.get(j[0], (nan, nan))[1] for j in jobs]),
+    )
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -487,23 +367,25 @@ def compute_slots(
     *,
     spec: JobSpec,
     place: Place,
-    zone_ids: Sequence[int],
+    zone_ids: tuple[int, ...],
     rules: SlotRules,
     not_before: int,
 ) -> list[Slot]:
-    legs = Legs.compute(workload, place.point, rules.travel)
-    by_day: dict[date, list[Gap]] = defaultdict(list)
-    for wd in workload.days:
-        by_day[wd.day].extend(day_gaps(wd, duration=spec.duration, zone_ids=zone_ids, legs=legs))
+    """The free starts, each with the best worker for it by the assignment score."""
+    if workload.empty:
+        return []
+    gaps = find_gaps(
+        workload, duration=spec.duration, point=place.point, zone_ids=zone_ids, travel=rules.travel
+    )
     slots = []
-    for day in sorted(by_day):
-        chosen = best_per_start(by_day[day], grid(day, rules.tz, rules.step, not_before))
-        for start in sorted(chosen):
+    for day_index, day in enumerate(workload.days):
+        starts = grid(day, rules.tz, rules.step, not_before)
+        for start, gap in best_per_start(gaps, day_index, starts):
             slots.append(
                 Slot(
                     from_epoch_minutes(start, rules.tz),
                     from_epoch_minutes(start + spec.duration, rules.tz),
-                    chosen[start].worker_id,
+                    int(gaps.worker[gap]),
                 )
             )
     return slots
@@ -529,7 +411,7 @@ async def find_slots(
         place, _ = await resolve_place(tx, point=point, address_id=address_id)
         zone_ids = sold_zones(service, place)
         workers = eligible_workers(spec, zone_ids, client_id)
-        workload = await load_worker_days(tx, workers, client_id, first, last, rules.tz)
+        workload = await load_workload(tx, workers, client_id, first, last, rules.tz)
     return compute_slots(
         workload,
         spec=spec,

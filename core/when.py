@@ -27,8 +27,8 @@ always:
 - "this week" is [today, the next week's start); "at the weekend" is the coming Saturday and
   Sunday; "next week" is the whole next calendar week;
 - "d.mm" is a date when it can be one, unless a time preposition comes first ("в 9.10");
-- the end of a range takes the afternoon if it would not be after the start otherwise
-  ("с 10 до 2"), and ends the next day if it still is not ("с 22 до 2").
+- a range ends after it starts: a bare end hour that would not is read as written or in the
+  afternoon ("с 9 вечера до 11" ends at 23:00), or else on the next day ("с 22 до 2").
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ _PUNCTUATION = re.compile(r"[,;!?\"«»“”„()\[\]{}*_<>|\\~#]+|(?<!\d)\.(?!
 _SPACES = re.compile(r"\s+")
 _ISO_T = re.compile(r"(\d)t(\d)")
 _DECIMAL_COMMA = re.compile(r"(\d),(\d)")
-_LEFTOVER_CLOCK = re.compile(r"(?<![\d.])\d{1,2}:\d{2}(?!\d)")
+_LEFTOVER_CLOCK = re.compile(r"(?<![\d.])(?P<h>\d{1,2}):(?P<m>\d{2})(?!\d)")
 
 
 def _fragment(text: str) -> str:
@@ -611,7 +611,7 @@ def _parse_clock(text: str, patterns: _Patterns) -> tuple[_Clock, bool] | None:
     return None if clock is None else (clock, _is_strong(match))
 
 
-def _hour24(clock: _Clock, daypart: _Daypart | None, rules: WhenRules) -> int:
+def _minutes(clock: _Clock, daypart: _Daypart | None, rules: WhenRules) -> int:
     """Minutes after midnight that the clock means, by the conventions."""
     hour, mark = clock.hour, clock.mark
     if mark == "am":
@@ -768,7 +768,7 @@ def _take_weekday(text: str, today: date, found: _Found, rules: WhenRules, p: _P
     if match.group("next"):
         base = _week_start(today, rules) + timedelta(days=7)
         found.set_day(base + timedelta(days=(weekday - base.weekday()) % 7))
-    elif found.week is not None and found.week[1] - found.week[0] == timedelta(days=7):
+    elif found.week is not None:  # "в среду на следующей неделе", "на выходных в субботу"
         base = found.week[0]
         found.set_day(base + timedelta(days=(weekday - base.weekday()) % 7))
     else:
@@ -934,8 +934,9 @@ def _parse(
     text = _take_date(text, today, found, p)
     text = _take_times(text, found, p)
     text = _take_daypart(text, found, p)
-    if _LEFTOVER_CLOCK.search(text):
-        raise _Impossible(text)  # "25:00", "12:75"
+    for match in _LEFTOVER_CLOCK.finditer(text):
+        if int(match["h"]) > 23 or int(match["m"]) > 59:
+            raise _Impossible(match.group(0))  # "25:00", "12:75"
 
     if found.day is None and found.week is not None:
         start, end = found.week
@@ -964,23 +965,26 @@ def _clock_window(found: _Found, rules: WhenRules) -> tuple[int, int] | None:
     """``(start, end)`` in minutes after midnight of the day for the time found, if any."""
     daypart = found.daypart
     if found.clock is not None:
-        minutes = _hour24(found.clock, daypart, rules)
+        minutes = _minutes(found.clock, daypart, rules)
         return minutes, minutes
     if found.span is not None:
         first, second = found.span
-        start = _hour24(first, daypart, rules)
-        end = _hour24(second, daypart, rules)
+        start = _minutes(first, daypart, rules)
+        end = _minutes(second, daypart, rules)
         pm_end = second.mark in ("pm", "day", "evening")
         if _is_bare(first) and daypart is None and pm_end and start + 12 * 60 < end:
             start += 12 * 60  # "from 9 to 11pm"
-        if end <= start and _is_bare(second) and end < 12 * 60:
-            end += 12 * 60  # "с 9 вечера до 11"
-        if end <= start:
-            end += _DAY_MINUTES  # overnight
+        if end <= start and _is_bare(second) and daypart is None:
+            # As written, then in the afternoon ("с 9 вечера до 11"), else overnight ("с 22 до 2").
+            written = second.hour * 60 + second.minute
+            later = [m for m in (written, written + 12 * 60) if start < m <= _DAY_MINUTES]
+            end = later[0] if later else written + _DAY_MINUTES
+        elif end <= start:
+            end += _DAY_MINUTES  # overnight: "с 10 вечера до 2 ночи"
         return start, end
     if found.after is not None or found.before is not None:
-        start = 0 if found.after is None else _hour24(found.after, daypart, rules)
-        end = _DAY_MINUTES if found.before is None else _hour24(found.before, daypart, rules)
+        start = 0 if found.after is None else _minutes(found.after, daypart, rules)
+        end = _DAY_MINUTES if found.before is None else _minutes(found.before, daypart, rules)
         if end == 0:
             end = _DAY_MINUTES
         if end <= start:

@@ -257,11 +257,11 @@ async def cmd_book(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_parse_when(config: Config, args: argparse.Namespace) -> int:
-    from core.when import parse_when, rules_from_settings, window_to_json
+    from core.when import parse_when, window_to_json
 
     now = args.now or datetime.now(config.company.tz)
     languages = [args.lang] if args.lang else list(config.company.languages)
-    window = parse_when(args.text, now, languages, rules=rules_from_settings(config.when))
+    window = parse_when(args.text, now, languages, rules=config.when)
     _print_json(window_to_json(window))
     return 0
 

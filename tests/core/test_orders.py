@@ -4,9 +4,11 @@ import pytest
 from sqlalchemy import select
 
 from core.booking import book_visit
+from core.slots import find_slots
 from core.clients import register_client
 from core.errors import InvalidInput, NotFound, TransitionRefused
 from core.geo import Point
+from core.messages import render
 from core.models import Channel, Event, OutboxMessage
 from core.orders import change_status, edit_comments, get_order
 from tests.company import CENTRE, MONDAY, NOW, RULES, kyiv, small_company
@@ -185,8 +187,11 @@ async def test_a_telegram_client_gets_a_message_per_status_change_in_their_langu
     assert [(m.bot, m.chat_id, m.language, m.state) for m, _ in rows] == [
         ("customer", 555, "ru", "pending")
     ] * 3
-    assert [m.params for m, _ in rows] == [
-        {"number": order.number, "status": target} for target in targets
+    texts = [render(m.template, m.language, **m.params) for m, _ in rows]
+    assert texts == [
+        f"Заказ №{order.number}: принят исполнителем.",
+        f"Заказ №{order.number}: в пути.",
+        f"Заказ №{order.number}: выполняется.",
     ]
     assert [payload["to"] for _, payload in rows] == targets
 
@@ -206,3 +211,12 @@ async def test_an_unknown_order_is_not_found(db):
         await move(db, 424242, "accepted")
     with pytest.raises(NotFound):
         await get_order(db, order_id=424242)
+
+
+async def test_a_declined_offer_frees_the_workers_time_for_other_bookings(db):
+    order = await book(db)
+    view = await move(db, order.id, "confirmed", reason="sick today")
+    assert view.status == "confirmed" and view.worker_id is None
+    slots = await find_slots(db, service_id=order.lines[0].service_id, first=TUESDAY,
+                             last=TUESDAY, now=NOW, rules=RULES, point=HERE)
+    assert kyiv(TUESDAY, 10) in {slot.start for slot in slots}

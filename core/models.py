@@ -391,7 +391,10 @@ class Order(Base):
 
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
-        Index("ix_orders_worker_starts", "worker_id", "starts_at"),
+        # Covers slot search: a worker's jobs in a range, read from the index alone.
+        Index(
+            "ix_orders_worker_schedule", "worker_id", "starts_at", "ends_at", "status", "lat", "lon"
+        ),
         Index("ix_orders_starts", "starts_at"),
     )
 

@@ -4,13 +4,13 @@ import pytest
 from sqlalchemy import select
 
 from core.booking import book_visit
-from core.slots import find_slots
 from core.clients import register_client
 from core.errors import InvalidInput, NotFound, TransitionRefused
 from core.geo import Point
 from core.messages import render
 from core.models import Channel, Event, OutboxMessage
 from core.orders import change_status, edit_comments, get_order
+from core.slots import find_slots
 from tests.company import CENTRE, MONDAY, NOW, RULES, kyiv, small_company
 
 HERE = Point(*CENTRE)

@@ -19,7 +19,7 @@ from core.assignment import Candidate, explain
 from core.db import Database
 from core.errors import InvalidInput, NotFound, SlotTaken
 from core.events import Notice, record_event
-from core.gaps import find_gaps, grid
+from core.gaps import Workload, find_gaps, grid
 from core.geo import Point
 from core.models import Address, Channel, Client, Order, OrderLine, Priority, Worker, Zone
 from core.orders import OrderView, move, order_view, worker_chat
@@ -28,7 +28,6 @@ from core.slots import (
     JobSpec,
     Place,
     SlotRules,
-    Workload,
     eligible_workers,
     find_slots,
     load_job_spec,

@@ -195,6 +195,23 @@ async def add_shift_pattern(
                     new=_pattern_label(weekday, starts, ends),
                     existing=_pattern_label(other.weekday, other.starts, other.ends),
                 )
+        extras = await tx.scalars(
+            select(ShiftException).where(
+                ShiftException.worker_id == worker_id,
+                ShiftException.kind == ShiftExceptionKind.EXTRA,
+                ShiftException.day >= valid_from,
+                ShiftException.starts < ends,
+                starts < ShiftException.ends,
+            )
+        )
+        for extra in extras:
+            within = valid_until is None or extra.day <= valid_until
+            if within and extra.day.weekday() == weekday and extra.starts and extra.ends:
+                raise Conflict(
+                    "shift_overlap",
+                    new=_pattern_label(weekday, starts, ends),
+                    existing=_day_label(extra.day, extra.starts, extra.ends),
+                )
         pattern = ShiftPattern(
             worker_id=worker_id,
             zone_id=zone_id,

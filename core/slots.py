@@ -178,7 +178,7 @@ def sold_zones(service: Service, place: Place) -> tuple[int, ...]:
 
 def eligible_workers(
     spec: JobSpec, zone_ids: Sequence[int], client_id: int | None
-) -> Select[tuple[int]]:
+) -> Select[Any]:
     query = select(Worker.id).where(
         Worker.active.is_(True),
         Worker.id.in_(select(WorkerZone.worker_id).where(WorkerZone.zone_id.in_(zone_ids))),
@@ -201,7 +201,7 @@ def eligible_workers(
 
 async def load_workload(
     tx: AsyncSession,
-    workers: Select[tuple[int]],
+    workers: Select[Any],
     client_id: int | None,
     first: date,
     last: date,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import shapely
-from shapely import Geometry, Polygon
+from shapely import Polygon
 from shapely.errors import ShapelyError
 
 from core.errors import InvalidInput
@@ -17,7 +17,7 @@ from core.geo import Point
 class ZoneShape:
     id: int
     code: str
-    geometry: Geometry
+    geometry: Polygon
 
 
 def parse_polygon(wkt: str) -> Polygon:
@@ -37,7 +37,8 @@ def parse_polygon(wkt: str) -> Polygon:
 
 def polygon_wkt(ring: Sequence[tuple[float, float]]) -> str:
     """WKT for a ring of (lat, lon) corners, as people list them."""
-    return Polygon([(lon, lat) for lat, lon in ring]).wkt
+    wkt: str = Polygon([(lon, lat) for lat, lon in ring]).wkt
+    return wkt
 
 
 class ZoneMap:

@@ -213,3 +213,20 @@ def test_hours_off_cut_the_shift_and_a_whole_day_off_removes_it():
     assert working_intervals([pattern], [whole_day], MONDAY, KYIV) == []
     other_day = ExceptionRow(1, TUESDAY, OFF, None, None, None)
     assert len(working_intervals([pattern], [other_day], MONDAY, KYIV)) == 1
+
+
+async def test_weekly_shift_over_existing_extra_hours_is_refused_naming_both(db):
+    company = await small_company(db)
+    worker = company.worker_ids[0]
+    saturday = MONDAY + timedelta(days=5)
+    await add_shift_exception(db, worker_id=worker, day=saturday, kind=ShiftExceptionKind.EXTRA,
+                              starts=time(10), ends=time(14))
+    with pytest.raises(Conflict) as refused:
+        await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9), ends=time(18),
+                                valid_from=MONDAY)
+    assert str(refused.value) == (
+        f"the shift Sat 09:00–18:00 overlaps the existing shift {saturday:%d.%m.%Y} 10:00–14:00"
+    )
+    accepted = await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9),
+                                       ends=time(18), valid_from=saturday + timedelta(days=1))
+    assert accepted.weekday == 5

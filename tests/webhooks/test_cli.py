@@ -209,3 +209,26 @@ def test_booking_a_free_demo_slot_prints_the_assigned_order(home, demo):
     assert isinstance(order["worker_id"], int)
     taken = {(s["start"], s["worker_id"]) for s in free_slots(home, demo)}
     assert (first["start"], order["worker_id"]) not in taken
+
+
+def test_parse_when_prints_the_window_in_the_offset_of_now(home):
+    result = brigadier(home, "parse-when", "у п'ятницю після обіду",
+                       "--now", "2026-11-24T14:05+02:00", "--lang", "uk")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "start": "2026-11-27T12:00:00+02:00", "end": "2026-11-27T17:00:00+02:00"}
+
+
+def test_parse_when_prints_null_for_text_that_names_no_time(home):
+    result = brigadier(home, "parse-when", "сколько стоит?", "--now", "2026-11-24T14:05+02:00")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) is None
+
+
+@pytest.mark.parametrize("args", [
+    ("parse-when", "завтра", "--now", "yesterday"),
+    ("parse-when", "завтра", "--now", "2026-11-24T14:05"),
+    ("parse-when", "завтра", "--lang", "de"),
+])
+def test_parse_when_refuses_a_bad_now_or_language_in_one_line(home, args):
+    assert_refused(brigadier(home, *args))

@@ -69,10 +69,68 @@ class SchedulingSettings:
 
 
 @dataclass(frozen=True)
+class RedisSettings:
+    """Redis for dialog state and live pushes across processes; empty URL: the database."""
+
+    url: str = ""
+    key_prefix: str = "brigadier"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """How the bots reach Telegram: the local sandbox, long polling, or webhooks."""
+
+    mode: str = "sandbox"  # sandbox | polling | webhook
+    api_url: str = "https://api.telegram.org"
+    sandbox_url: str = ""  # empty: the sandbox this process serves at /sandbox
+    webhook_base_url: str = ""  # public https base for setWebhook in webhook mode
+    customer_bot_username: str = "brigadier_customer_bot"
+    worker_bot_username: str = "brigadier_worker_bot"
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Delivery of queued chat messages within Telegram's limits."""
+
+    per_chat_per_second: float = 1.0
+    global_per_second: float = 30.0
+    max_attempts: int = 12
+    poll_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    session_max_age_minutes: int = 720
+    login_attempts: int = 5
+    login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class TelephonySettings:
+    """PBX adapters; their keys and passwords are secrets, not settings."""
+
+    allowed_ips: tuple[str, ...] = ()
+    sip_enabled: bool = False
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5070
+    sip_answer: str = "busy"  # busy | decline
+    ami_enabled: bool = False
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "brigadier"
+
+
+@dataclass(frozen=True)
 class Secrets:
     session_secret: str | None = None
     customer_bot_token: str | None = None
     worker_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    binotel_secret: str | None = None
+    zadarma_key: str | None = None
+    zadarma_secret: str | None = None
+    twilio_auth_token: str | None = None
+    ami_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +141,11 @@ class Config:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
     when: WhenRules = field(default_factory=WhenRules)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    panel: PanelSettings = field(default_factory=PanelSettings)
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
     secrets: Secrets = field(default_factory=Secrets)
 
 
@@ -92,6 +155,11 @@ _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
     "scheduling": SchedulingSettings,
     "when": WhenRules,
+    "redis": RedisSettings,
+    "telegram": TelegramSettings,
+    "outbox": OutboxSettings,
+    "panel": PanelSettings,
+    "telephony": TelephonySettings,
 }
 
 
@@ -240,3 +308,11 @@ def _validate(config: Config) -> None:
         raise fail("scheduling.slot_step_minutes", "must divide a day, between 5 and 240")
     if scheduling.travel_speed_kmh <= 0 or scheduling.detour_factor < 1:
         raise fail("scheduling", "travel_speed_kmh must be positive and detour_factor at least 1")
+    if config.telegram.mode not in ("sandbox", "polling", "webhook"):
+        raise fail("telegram.mode", "choose sandbox, polling or webhook")
+    if config.telegram.mode == "webhook" and not config.telegram.webhook_base_url:
+        raise fail("telegram.webhook_base_url", "webhook mode needs the public https base URL")
+    if config.outbox.per_chat_per_second <= 0 or config.outbox.global_per_second <= 0:
+        raise fail("outbox", "rates must be positive")
+    if config.telephony.sip_answer not in ("busy", "decline"):
+        raise fail("telephony.sip_answer", "choose busy or decline")

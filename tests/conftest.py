@@ -135,3 +135,37 @@ async def fresh_db(
     database = await new_database(request.param, postgres, tmp_path)
     yield database
     await database.dispose()
+
+
+REDIS_URL = os.environ.get("BRIGADIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    """The test Redis; skipped with the reason when unreachable (a failure under ``CI=true``)."""
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as err:
+        await client.aclose()
+        message = f"Redis at {REDIS_URL} is unreachable: {err}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} (CI=true: Redis is required)")
+        pytest.skip(message)
+    await client.aclose()
+    yield REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of the test's own; its keys are deleted afterwards."""
+    import redis.asyncio as redis
+
+    prefix = f"brigadier_test_{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.from_url(redis_url)
+    async for key in client.scan_iter(match=f"{prefix}*"):
+        await client.delete(key)
+    await client.aclose()

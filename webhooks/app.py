@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.clock import Clock, SystemClock
 from core.config import Config
 from core.db import Database
 from core.errors import DatabaseNotReady
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
+CLOCK = web.AppKey("clock", Clock)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -36,10 +38,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def create_app(config: Config, db: Database | None = None) -> web.Application:
+def create_app(
+    config: Config, db: Database | None = None, *, clock: Clock | None = None
+) -> web.Application:
     """The whole HTTP service. ``db`` is opened from the config unless given (tests)."""
     app = web.Application()
     app[CONFIG] = config
+    app[CLOCK] = clock or SystemClock()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         own = db is None

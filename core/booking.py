@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +21,19 @@ from core.errors import InvalidInput, NotFound, SlotTaken
 from core.events import Notice, record_event
 from core.gaps import Workload, find_gaps, grid
 from core.geo import Point
-from core.models import Address, Channel, Client, Order, OrderLine, Priority, Worker, Zone
-from core.orders import OrderView, move, order_view, worker_chat
+from core.models import (
+    Address,
+    BookingRequest,
+    Channel,
+    Client,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Priority,
+    Worker,
+    Zone,
+)
+from core.orders import OrderView, load_order, move, offer_notice, order_view, worker_chat
 from core.shifts import epoch_minutes, from_epoch_minutes
 from core.slots import (
     JobSpec,
@@ -36,7 +47,7 @@ from core.slots import (
     resolve_place,
     sold_zones,
 )
-from core.workflows import Status
+from core.workflows import Status, check_editable
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,23 @@ async def book_visit(
     comment: str = "",
     actor: str | None = None,
     priority: Priority = Priority.NORMAL,
+    request_key: str | None = None,
 ) -> Booking:
-    """Book ``start`` for the client and assign the best free worker, or raise ``SlotTaken``."""
+    """Book ``start`` for the client and assign the best free worker, or raise ``SlotTaken``.
+
+    With ``request_key`` the booking happens once: asking again with the same key (a double
+    tap, a retried webhook, a second process) returns the order the first request made.
+    """
     start_minute = _check_start(start, now, rules)
+    if request_key is not None and (earlier := await _booked_before(db, request_key)):
+        return earlier
     try:
         async with db.transaction() as tx:
-            return await _book(
+            if request_key is not None:
+                # Taken first: a concurrent request with the key waits here, then fails.
+                tx.add(BookingRequest(key=request_key))
+                await tx.flush()
+            booking = await _book(
                 tx,
                 client_id=client_id,
                 service_id=service_id,
@@ -87,7 +109,19 @@ async def book_visit(
                 priority=priority,
                 db_dialect=db.dialect,
             )
+            if request_key is not None:
+                await tx.execute(
+                    update(BookingRequest)
+                    .where(BookingRequest.key == request_key)
+                    .values(order_id=booking.order.id)
+                )
+            return booking
     except (_NoWorkerFree, IntegrityError) as err:
+        if isinstance(err, IntegrityError) and "booking_requests" in str(err.orig):
+            earlier = await _booked_before(db, request_key or "")
+            if earlier is not None:
+                return earlier
+            raise
         if isinstance(err, IntegrityError) and not _is_overlap(err):
             raise
         local = start.astimezone(rules.tz)
@@ -235,8 +269,7 @@ async def _book(
         },
         notices=client_chat,
     )
-    chat = await worker_chat(tx, candidate.worker_id)
-    offer = [Notice("worker", chat[0], chat[1], "notice.job_offered", about)] if chat else []
+    offer = await offer_notice(tx, order, candidate.worker_id, tz=rules.tz)
     await record_event(
         tx,
         kind="order.assigned",
@@ -257,6 +290,7 @@ async def _choose_worker(
     rules: SlotRules,
     *,
     lock: bool,
+    prefer: int | None = None,
 ) -> Candidate:
     day = from_epoch_minutes(start, rules.tz).date()
     workers = eligible_workers(spec, zone_ids, client_id)
@@ -268,6 +302,9 @@ async def _choose_worker(
         start,
         rules,
     )
+    if prefer is not None:
+        # Moving a job: its own worker keeps it when free (a stable sort keeps the rest ranked).
+        candidates.sort(key=lambda candidate: candidate.worker_id != prefer)
     if not lock:
         # SQLite: this transaction already holds the write lock, so what it read is current.
         if not candidates:
@@ -305,3 +342,192 @@ def _candidates_at(
     return [
         gaps.candidate(int(i)) for i in gaps.ranking() if gaps.first[i] <= start <= gaps.last[i]
     ]
+
+
+# --- booking once, checking a place, moving a booked visit ------------------------------------
+
+
+async def _booked_before(db: Database, key: str) -> Booking | None:
+    """The booking an earlier request with ``key`` made, if it committed."""
+    async with db.transaction() as tx:
+        request = await tx.get(BookingRequest, key)
+        if request is None or request.order_id is None:
+            return None
+        order = await load_order(tx, request.order_id)
+        return Booking(await order_view(tx, order), order.assignment_note)
+
+
+@dataclass(frozen=True)
+class PlaceCheck:
+    """A point where the service is sold: the zones that contain it."""
+
+    zone_ids: tuple[int, ...]
+
+
+async def check_place(db: Database, *, service_id: int, point: Point) -> PlaceCheck:
+    """Whether we serve the point with this service; ``outside_zones`` or a refusal if not."""
+    async with db.transaction() as tx:
+        _, service = await load_job_spec(tx, service_id, 1)
+        place, _ = await resolve_place(tx, point=point, address_id=None)
+        return PlaceCheck(sold_zones(service, place))
+
+
+async def reschedule_order(
+    db: Database,
+    *,
+    order_id: int,
+    start: datetime,
+    now: datetime,
+    rules: SlotRules,
+    actor: str,
+    client_id: int | None = None,
+) -> Booking:
+    """Move a visit to another free start: its worker keeps it when free, else the best one.
+
+    ``client_id`` limits the move to that client's own order. Refused once the workflow no
+    longer allows edits; ``SlotTaken`` with the nearest free starts when nobody is free then.
+    """
+    start_minute = _check_start(start, now, rules)
+    try:
+        async with db.transaction() as tx:
+            return await _reschedule(
+                tx,
+                order_id=order_id,
+                start_minute=start_minute,
+                now=now,
+                rules=rules,
+                actor=actor,
+                client_id=client_id,
+                lock=db.dialect == "postgresql",
+            )
+    except (_NoWorkerFree, IntegrityError) as err:
+        if isinstance(err, IntegrityError) and not _is_overlap(err):
+            raise
+        local = start.astimezone(rules.tz)
+        async with db.transaction() as tx:
+            order = await load_order(tx, order_id)
+            line = order.lines[0]
+            point = _point_of(order)
+            address_id, client = order.address_id, order.client_id
+        free = await find_slots(
+            db,
+            service_id=line.service_id,
+            first=local.date() - timedelta(days=1),
+            last=local.date() + timedelta(days=3),
+            now=now,
+            rules=rules,
+            point=point,
+            address_id=None if point else address_id,
+            client_id=client,
+            quantity=line.quantity,
+        )
+        raise SlotTaken(
+            start=local.isoformat(), alternatives=nearest(free, local, rules.alternatives)
+        ) from err
+
+
+async def _reschedule(
+    tx: AsyncSession,
+    *,
+    order_id: int,
+    start_minute: int,
+    now: datetime,
+    rules: SlotRules,
+    actor: str,
+    client_id: int | None,
+    lock: bool,
+) -> Booking:
+    order = await load_order(tx, order_id, for_update=True)
+    if client_id is not None and order.client_id != client_id:
+        raise NotFound("not_found", entity="order", ref=order.number)
+    check_editable(order.workflow, Status(order.status))
+    line = order.lines[0]
+    spec, service = await load_job_spec(tx, line.service_id, line.quantity)
+    point = _point_of(order)
+    place, _ = await resolve_place(
+        tx, point=point, address_id=None if point else order.address_id
+    )
+    zone_ids = sold_zones(service, place)
+    previous, old_start = order.worker_id, order.starts_at
+    # The order's own time must not count as busy while its new start is looked for.
+    order.worker_id = None
+    await tx.flush()
+    candidate = await _choose_worker(
+        tx, spec, place, zone_ids, order.client_id, start_minute, rules, lock=lock,
+        prefer=previous,
+    )
+    starts_at = from_epoch_minutes(start_minute, rules.tz)
+    order.starts_at, order.ends_at = starts_at, starts_at + timedelta(minutes=spec.duration)
+    order.window_start = order.window_end = starts_at
+    moved = f"{_wall(old_start, rules)} → {_wall(starts_at, rules)}"
+    order.history.append(
+        OrderStatusChange(
+            from_status=order.status, to_status=order.status, actor=actor,
+            reason=f"rescheduled {moved}", at=now,
+        )
+    )
+    if order.status == Status.NEW:
+        move(order, Status.CONFIRMED, actor=actor, now=now)
+    elif order.status == Status.ACCEPTED and candidate.worker_id != previous:
+        move(order, Status.CONFIRMED, actor=actor, now=now, reason=f"rescheduled {moved}")
+    order.worker_id = candidate.worker_id
+    if candidate.worker_id != previous:
+        order.assignment_note = explain(candidate)
+    if order.status == Status.CONFIRMED:
+        move(order, Status.ASSIGNED, actor="system", now=now, reason=order.assignment_note)
+    await tx.flush()
+    await _record_move(tx, order, service.names, previous, old_start, rules, actor)
+    return Booking(await order_view(tx, order), order.assignment_note)
+
+
+def _point_of(order: Order) -> Point | None:
+    return Point(order.lat, order.lon) if order.lat is not None and order.lon is not None else None
+
+
+def _wall(moment: datetime, rules: SlotRules) -> str:
+    return moment.astimezone(rules.tz).strftime("%d.%m.%Y %H:%M")
+
+
+async def _record_move(
+    tx: AsyncSession,
+    order: Order,
+    service_names: dict[str, str],
+    previous: int | None,
+    old_start: datetime,
+    rules: SlotRules,
+    actor: str,
+) -> None:
+    about = {
+        "order_id": order.id,
+        "number": order.number,
+        "service": dict(service_names),
+        "when": _wall(order.starts_at, rules),
+    }
+    notices = []
+    client = await tx.get(Client, order.client_id)
+    if client is not None and client.telegram_user_id is not None:
+        notices.append(
+            Notice("customer", client.telegram_user_id, client.language,
+                   "notice.order_rescheduled", about)
+        )
+    new_chat = await worker_chat(tx, order.worker_id) if order.worker_id else None
+    if new_chat is not None:
+        template = "notice.job_moved" if order.worker_id == previous else "notice.job_offered"
+        notices.append(Notice("worker", new_chat[0], new_chat[1], template, about))
+    old_chat = await worker_chat(tx, previous) if previous and previous != order.worker_id else None
+    if old_chat is not None and (new_chat is None or old_chat[0] != new_chat[0]):
+        removed = {"number": order.number, "when": _wall(old_start, rules)}
+        notices.append(Notice("worker", old_chat[0], old_chat[1], "notice.job_removed", removed))
+    await record_event(
+        tx,
+        kind="order.rescheduled",
+        order_id=order.id,
+        payload={
+            "from": old_start.isoformat(),
+            "to": order.starts_at.isoformat(),
+            "worker_id": order.worker_id,
+            "previous_worker_id": previous,
+            "actor": actor,
+        },
+        notices=notices,
+    )

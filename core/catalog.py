@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import NotFound
-from core.models import Service
+from core.models import Service, ServiceCategory
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,25 @@ async def list_services(db: Database, *, active_only: bool = True) -> list[Servi
         if active_only:
             query = query.where(Service.active.is_(True))
         return [_info(s) for s in await tx.scalars(query)]
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    id: int
+    code: str
+    names: dict[str, str]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.code
+
+
+async def list_categories(db: Database) -> list[CategoryInfo]:
+    """Categories that have an active service, in their catalog order."""
+    async with db.transaction() as tx:
+        active = select(Service.category_id).where(Service.active.is_(True))
+        query = (
+            select(ServiceCategory)
+            .where(ServiceCategory.id.in_(active))
+            .order_by(ServiceCategory.position, ServiceCategory.id)
+        )
+        return [CategoryInfo(c.id, c.code, dict(c.names)) for c in await tx.scalars(query)]

@@ -9,6 +9,7 @@ from ``BRIGADIER__SECRETS__NAME`` variables or from the secrets file named by
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -100,9 +101,13 @@ class OutboxSettings:
 
 @dataclass(frozen=True)
 class PanelSettings:
+    """The operator panel: sessions, login throttling and live pushes."""
+
     session_max_age_minutes: int = 720
     login_attempts: int = 5
     login_window_minutes: int = 15
+    live_poll_seconds: float = 0.05  # SQLite: how often the live hub reads new events
+    slot_days: int = 3  # "repeat last order" offers free starts over this many days
 
 
 @dataclass(frozen=True)
@@ -114,10 +119,48 @@ class TelephonySettings:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5070
     sip_answer: str = "busy"  # busy | decline
+    sip_answer_delay_seconds: float = 2.0  # ringing this long before refusing
     ami_enabled: bool = False
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "brigadier"
+    public_base_url: str = ""  # https base the PBXs call (Twilio signs it); empty: as requested
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """Day route planning (core/routes.py) and the travel matrix it plans on."""
+
+    budget_seconds: float = 10.0
+    """The most one plan may search; small days stop far earlier (see below)."""
+    min_budget_seconds: float = 0.3
+    seconds_per_order: float = 0.05
+    """The search gets this much per order on the day, between the minimum and the budget."""
+    patience: int = 3000
+    """Stop once this many search iterations in a row found nothing better."""
+    osrm_url: str = ""
+    """An OSRM-compatible ``/table`` service; empty: straight line × detour (see scheduling)."""
+    osrm_profile: str = "driving"
+    osrm_timeout_seconds: float = 10.0
+    arrival_margin_minutes: int = 30
+    """Customers hear an arrival window this wide around the planned start, inside their own."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The worker bot: offers, the day's watch, photos and invites."""
+
+    offer_timeout_minutes: int = 15
+    """An offer not answered this long passes to the next best worker."""
+    late_start_grace_minutes: int = 15
+    """A job not started this long after its start is flagged late."""
+    manager_confirmation_required: bool = False
+    """A manager confirms the work before a finished order closes."""
+    photo_folder: str = "var/photos"
+    """Where job photos are kept; relative to the config file's folder."""
+    invite_lifetime_hours: int = 72
+    check_seconds: float = 30.0
+    """How often the periodic checks (offer time-outs, late starts) run."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +174,7 @@ class Secrets:
     zadarma_secret: str | None = None
     twilio_auth_token: str | None = None
     ami_password: str | None = None
+    demo_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +190,8 @@ class Config:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    workers: WorkerSettings = field(default_factory=WorkerSettings)
     secrets: Secrets = field(default_factory=Secrets)
 
 
@@ -160,6 +206,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "outbox": OutboxSettings,
     "panel": PanelSettings,
     "telephony": TelephonySettings,
+    "routing": RoutingSettings,
+    "workers": WorkerSettings,
 }
 
 
@@ -314,5 +362,33 @@ def _validate(config: Config) -> None:
         raise fail("telegram.webhook_base_url", "webhook mode needs the public https base URL")
     if config.outbox.per_chat_per_second <= 0 or config.outbox.global_per_second <= 0:
         raise fail("outbox", "rates must be positive")
-    if config.telephony.sip_answer not in ("busy", "decline"):
+    panel = config.panel
+    if panel.login_attempts < 1 or panel.login_window_minutes < 1:
+        raise fail("panel", "login_attempts and login_window_minutes must be at least 1")
+    if not 0 < panel.live_poll_seconds <= 5:
+        raise fail("panel.live_poll_seconds", "must be above 0 and at most 5")
+    routing = config.routing
+    if not 0 < routing.min_budget_seconds <= routing.budget_seconds:
+        raise fail("routing", "need 0 < min_budget_seconds <= budget_seconds")
+    if routing.osrm_url and not routing.osrm_url.startswith(("http://", "https://")):
+        raise fail("routing.osrm_url", "use an http:// or https:// URL, or leave it empty")
+    workers = config.workers
+    if min(workers.offer_timeout_minutes, workers.invite_lifetime_hours) < 1:
+        raise fail("workers", "offer_timeout_minutes and invite_lifetime_hours must be at least 1")
+    if workers.late_start_grace_minutes < 0 or not 0 < workers.check_seconds <= 3600:
+        raise fail("workers", "late_start_grace_minutes >= 0 and 0 < check_seconds <= 3600")
+    telephony = config.telephony
+    if telephony.sip_answer not in ("busy", "decline"):
         raise fail("telephony.sip_answer", "choose busy or decline")
+    if not 0 < telephony.sip_answer_delay_seconds <= 60:
+        raise fail("telephony.sip_answer_delay_seconds", "must be above 0 and at most 60")
+    if telephony.public_base_url and not telephony.public_base_url.startswith(
+        ("https://", "http://")
+    ):
+        raise fail("telephony.public_base_url", "must start with https:// (or http://)")
+    for address in telephony.allowed_ips:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError as err:
+            reason = f"{address!r} is not an address or network"
+            raise fail("telephony.allowed_ips", reason) from err

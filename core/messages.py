@@ -266,6 +266,170 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "Нове завдання №{number}: {service}, {when}.",
         "ru": "Новое задание №{number}: {service}, {when}.",
     },
+    "notice.route_planned": {
+        "en": "Your route for {day}: {count} jobs.\n{stops}",
+        "uk": "Ваш маршрут на {day}: завдань — {count}.\n{stops}",
+        "ru": "Ваш маршрут на {day}: заданий — {count}.\n{stops}",
+    },
+    "notice.arrival_window": {
+        "en": "Order №{number}: the worker will arrive on {day} between {start} and {end}.",
+        "uk": "Замовлення №{number}: виконавець прибуде {day} між {start} і {end}.",
+        "ru": "Заказ №{number}: исполнитель приедет {day} между {start} и {end}.",
+    },
+    "notice.arrival_time": {
+        "en": "Order №{number}: the worker will arrive on {day} at {start}.",
+        "uk": "Замовлення №{number}: виконавець прибуде {day} о {start}.",
+        "ru": "Заказ №{number}: исполнитель приедет {day} в {start}.",
+    },
+    "notice.job_removed": {
+        "en": "Job №{number} ({when}) is no longer yours: the day was re-planned.",
+        "uk": "Завдання №{number} ({when}) більше не ваше: день перепланували.",
+        "ru": "Задание №{number} ({when}) больше не ваше: день перепланировали.",
+    },
+    # --- day routes: why an order was left out of the plan ---
+    "route.unplaced.no_location": {
+        "en": "the address has no place on the map",
+        "uk": "адресу не позначено на мапі",
+        "ru": "адрес не отмечен на карте",
+    },
+    "route.unplaced.window_passed": {
+        "en": "its time window has already passed",
+        "uk": "його часове вікно вже минуло",
+        "ru": "его временное окно уже прошло",
+    },
+    "route.unplaced.no_worker_on_shift": {
+        "en": "no worker is on shift that day",
+        "uk": "цього дня ніхто не працює",
+        "ru": "в этот день никто не работает",
+    },
+    "route.unplaced.no_skill": {
+        "en": "no worker on shift has the skills: {skills}",
+        "uk": "ніхто зі зміни не має навичок: {skills}",
+        "ru": "ни у кого из смены нет навыков: {skills}",
+    },
+    "route.unplaced.no_zone": {
+        "en": "no worker with the skills works in this zone that day",
+        "uk": "цього дня в цій зоні не працює жоден виконавець з потрібними навичками",
+        "ru": "в этот день в этой зоне не работает ни один исполнитель с нужными навыками",
+    },
+    "route.unplaced.blocked": {
+        "en": "the only suitable workers are ones the client asked never to send",
+        "uk": "підходять лише виконавці, яких клієнт просив не надсилати",
+        "ru": "подходят только исполнители, которых клиент просил не присылать",
+    },
+    "route.unplaced.window_too_tight": {
+        "en": "the time window lies outside the shifts of every suitable worker",
+        "uk": "часове вікно не вміщується у зміну жодного відповідного виконавця",
+        "ru": "временное окно не помещается в смену ни одного подходящего исполнителя",
+    },
+    "route.unplaced.capacity": {
+        "en": "{demand} bottles is more than any suitable vehicle carries",
+        "uk": "{demand} бутлів — більше, ніж вміщує будь-яке відповідне авто",
+        "ru": "{demand} бутылей — больше, чем вмещает любая подходящая машина",
+    },
+    "route.unplaced.day_full": {
+        "en": "the suitable workers' day is full: no room left in their routes",
+        "uk": "день відповідних виконавців заповнений: у маршрутах немає місця",
+        "ru": "день подходящих исполнителей заполнен: в маршрутах нет места",
+    },
+    "route.unplaced.locked_conflict": {
+        "en": "accepted by its worker, but it does not fit their shift and other jobs",
+        "uk": "прийняте виконавцем, але не вміщується в його зміну й інші завдання",
+        "ru": "принят исполнителем, но не помещается в его смену и другие задания",
+    },
+    "route.plan_stale": {
+        "en": "the orders changed after the plan was made ({orders}); plan the day again",
+        "uk": "замовлення змінилися після планування ({orders}); сплануйте день ще раз",
+        "ru": "заказы изменились после планирования ({orders}); спланируйте день ещё раз",
+    },
+    "route.proposal_gone": {
+        "en": "this plan is no longer kept (applied, or too old); plan the day again",
+        "uk": "цей план більше не зберігається (застосований чи застарів); сплануйте день знову",
+        "ru": "этот план больше не хранится (применён или устарел); спланируйте день ещё раз",
+    },
+    # --- the dispatch board: why a job cannot go to that worker then ---
+    "board.no_shift": {
+        "en": "the worker has no shift that day",
+        "uk": "у виконавця цього дня немає зміни",
+        "ru": "у исполнителя в этот день нет смены",
+    },
+    "board.no_skill": {
+        "en": "the worker lacks the skills: {skills}",
+        "uk": "виконавець не має навичок: {skills}",
+        "ru": "у исполнителя нет навыков: {skills}",
+    },
+    "board.no_zone": {
+        "en": "the worker does not work in this order's zone",
+        "uk": "виконавець не працює в зоні цього замовлення",
+        "ru": "исполнитель не работает в зоне этого заказа",
+    },
+    "board.blocked": {
+        "en": "the client asked never to send this worker",
+        "uk": "клієнт просив не надсилати цього виконавця",
+        "ru": "клиент просил не присылать этого исполнителя",
+    },
+    "board.capacity": {
+        "en": "{demand} bottles is more than the worker's vehicle carries ({capacity})",
+        "uk": "{demand} бутлів — більше, ніж вміщує авто виконавця ({capacity})",
+        "ru": "{demand} бутылей — больше, чем вмещает машина исполнителя ({capacity})",
+    },
+    "board.breaks_window": {
+        "en": "a start at {start} breaks the client's booked window {window}",
+        "uk": "початок о {start} порушує вікно, обране клієнтом: {window}",
+        "ru": "начало в {start} нарушает окно, выбранное клиентом: {window}",
+    },
+    "board.breaks_shift": {
+        "en": "{start}–{end} is outside the worker's shift ({shift})",
+        "uk": "{start}–{end} виходить за зміну виконавця ({shift})",
+        "ru": "{start}–{end} выходит за смену исполнителя ({shift})",
+    },
+    "board.shift_zone": {
+        "en": "at that time the worker's shift is in another zone",
+        "uk": "у цей час зміна виконавця в іншій зоні",
+        "ru": "в это время смена исполнителя в другой зоне",
+    },
+    "board.overlaps": {
+        "en": "the worker already has order №{number} at {time}",
+        "uk": "у виконавця вже є замовлення №{number} о {time}",
+        "ru": "у исполнителя уже есть заказ №{number} в {time}",
+    },
+    "board.too_close": {
+        "en": "no time to drive between this job and order №{number} ({minutes} min)",
+        "uk": "немає часу доїхати між цим завданням і замовленням №{number} ({minutes} хв)",
+        "ru": "нет времени доехать между этим заданием и заказом №{number} ({minutes} мин)",
+    },
+    "board.under_way": {
+        "en": "order №{number} is {status}: it can no longer be moved",
+        "uk": "замовлення №{number} — {status}: його вже не можна перенести",
+        "ru": "заказ №{number} — {status}: его уже нельзя перенести",
+    },
+    "board.other_day": {
+        "en": "{value} is another day: the board moves jobs within {day}",
+        "uk": "{value} — інший день: дошка переносить завдання в межах {day}",
+        "ru": "{value} — другой день: доска переносит задания в пределах {day}",
+    },
+    "board.taken_meanwhile": {
+        "en": "someone else took that time of the worker meanwhile; look at the board again",
+        "uk": "цей час виконавця щойно зайняли; перегляньте дошку ще раз",
+        "ru": "это время исполнителя только что заняли; посмотрите на доску ещё раз",
+    },
+    "travel_service_failed": {
+        "en": "the travel-time service did not answer: {reason}",
+        "uk": "сервіс часу в дорозі не відповів: {reason}",
+        "ru": "сервис времени в пути не ответил: {reason}",
+    },
+    # --- PBX requests ---
+    "pbx.refused": {
+        "en": "refused: the request did not prove it comes from {provider} ({reason})",
+        "uk": "відхилено: запит не довів, що надійшов від {provider} ({reason})",
+        "ru": "отклонено: запрос не доказал, что пришёл от {provider} ({reason})",
+    },
+    "pbx.malformed": {
+        "en": "{provider}: the request cannot be used: {field} {reason}",
+        "uk": "{provider}: запит не можна використати: {field} {reason}",
+        "ru": "{provider}: запрос нельзя использовать: {field} {reason}",
+    },
+    "pbx.card_link": {"en": "Client card", "uk": "Картка клієнта", "ru": "Карточка клиента"},
     # --- configuration and database ---
     "config_invalid": {
         "en": "{file}: {key}: {reason}",
@@ -281,6 +445,211 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the database is unreachable: {reason}",
         "uk": "база даних недоступна: {reason}",
         "ru": "база данных недоступна: {reason}",
+    },
+    # --- staff and the operator panel ---
+    "login_failed": {
+        "en": "wrong login or password",
+        "uk": "неправильний логін або пароль",
+        "ru": "неправильный логин или пароль",
+    },
+    "login_throttled": {
+        "en": "too many failed attempts; try again in {minutes} min",
+        "uk": "забагато невдалих спроб; спробуйте ще раз за {minutes} хв",
+        "ru": "слишком много неудачных попыток; попробуйте снова через {minutes} мин",
+    },
+    "password_too_short": {
+        "en": "the password must have at least {length} characters",
+        "uk": "пароль має містити щонайменше {length} символів",
+        "ru": "пароль должен содержать не меньше {length} символов",
+    },
+    "user_exists": {
+        "en": "the login “{value}” is already taken",
+        "uk": "логін «{value}» уже зайнятий",
+        "ru": "логин «{value}» уже занят",
+    },
+    "csrf_failed": {
+        "en": "the form has expired; reload the page and try again",
+        "uk": "форма застаріла; оновіть сторінку і спробуйте ще раз",
+        "ru": "форма устарела; обновите страницу и попробуйте снова",
+    },
+    "permission_denied": {
+        "en": "your role does not allow this",
+        "uk": "ваша роль не дозволяє цього",
+        "ru": "ваша роль не позволяет этого",
+    },
+    "client_exists": {
+        "en": "the number {phone} already belongs to client №{client_id}",
+        "uk": "номер {phone} уже належить клієнту №{client_id}",
+        "ru": "номер {phone} уже принадлежит клиенту №{client_id}",
+    },
+    "no_last_order": {
+        "en": "the client has no order to repeat",
+        "uk": "у клієнта немає замовлення, яке можна повторити",
+        "ru": "у клиента нет заказа, который можно повторить",
+    },
+    # --- the customer bot ---
+    "foreign_phone": {
+        "en": "{value} is not a number of our country ({region}); "
+        "please share a local number or call the office",
+        "uk": "{value} — номер іншої країни (потрібен {region}); "
+        "поділіться місцевим номером або зателефонуйте в офіс",
+        "ru": "{value} — номер другой страны (нужен {region}); "
+        "поделитесь местным номером или позвоните в офис",
+    },
+    "text_too_long": {
+        "en": "the text is too long: {value} characters, at most {limit}",
+        "uk": "текст задовгий: {value} символів, можна щонайбільше {limit}",
+        "ru": "текст слишком длинный: {value} символов, можно не больше {limit}",
+    },
+    "invalid_rating": {
+        "en": "a rating is 1 to 5 stars, not {value}",
+        "uk": "оцінка — від 1 до 5 зірок, а не {value}",
+        "ru": "оценка — от 1 до 5 звёзд, а не {value}",
+    },
+    "rating_too_early": {
+        "en": "order №{number} is not finished yet; rate it once the work is done",
+        "uk": "замовлення №{number} ще не виконане; оцініть його після завершення робіт",
+        "ru": "заказ №{number} ещё не выполнен; оцените его после завершения работ",
+    },
+    "already_rated": {
+        "en": "order №{number} has already been rated, thank you",
+        "uk": "замовлення №{number} вже оцінене, дякуємо",
+        "ru": "заказ №{number} уже оценён, спасибо",
+    },
+    "notice.rate_order": {
+        "en": "Order №{number} is completed. How did we do? Rate the work from 1 to 5.",
+        "uk": "Замовлення №{number} виконане. Як ми впоралися? Оцініть роботу від 1 до 5.",
+        "ru": "Заказ №{number} выполнен. Как мы справились? Оцените работу от 1 до 5.",
+    },
+    "notice.order_rescheduled": {
+        "en": "Order №{number} is moved: {service}, {when}.",
+        "uk": "Замовлення №{number} перенесено: {service}, {when}.",
+        "ru": "Заказ №{number} перенесён: {service}, {when}.",
+    },
+    "notice.job_moved": {
+        "en": "Job №{number} is moved: {service}, {when}.",
+        "uk": "Завдання №{number} перенесено: {service}, {when}.",
+        "ru": "Задание №{number} перенесено: {service}, {when}.",
+    },
+    # --- the worker bot: joining, offers, the job, the day's watch ---
+    "invite_unknown": {
+        "en": "this invite link is not valid; ask your manager for a new one",
+        "uk": "це посилання-запрошення недійсне; попросіть у менеджера нове",
+        "ru": "эта ссылка-приглашение недействительна; попросите у менеджера новую",
+    },
+    "invite_used": {
+        "en": "this invite link has already been used; ask your manager for a new one",
+        "uk": "це посилання-запрошення вже використане; попросіть у менеджера нове",
+        "ru": "эта ссылка-приглашение уже использована; попросите у менеджера новую",
+    },
+    "invite_expired": {
+        "en": "this invite link expired on {when}; ask your manager for a new one",
+        "uk": "термін дії запрошення минув {when}; попросіть у менеджера нове",
+        "ru": "срок действия приглашения истёк {when}; попросите у менеджера новое",
+    },
+    "telegram_taken": {
+        "en": "this Telegram account already belongs to another worker",
+        "uk": "цей обліковий запис Telegram уже належить іншому виконавцю",
+        "ru": "этот аккаунт Telegram уже принадлежит другому исполнителю",
+    },
+    "offer_gone": {
+        "en": "job №{number} is no longer offered to you",
+        "uk": "завдання №{number} вам більше не пропонується",
+        "ru": "задание №{number} вам больше не предлагается",
+    },
+    "offer_already_accepted": {
+        "en": "you have already accepted job №{number}",
+        "uk": "ви вже прийняли завдання №{number}",
+        "ru": "вы уже приняли задание №{number}",
+    },
+    "not_your_job": {
+        "en": "job №{number} is not yours",
+        "uk": "завдання №{number} не ваше",
+        "ru": "задание №{number} не ваше",
+    },
+    "change_decided": {
+        "en": "this change has already been decided",
+        "uk": "щодо цієї зміни вже ухвалено рішення",
+        "ru": "по этому изменению уже принято решение",
+    },
+    "consent_not_asked": {
+        "en": "order №{number} is not waiting for your answer",
+        "uk": "замовлення №{number} не чекає на вашу відповідь",
+        "ru": "заказ №{number} не ждёт вашего ответа",
+    },
+    "notice.job_offer": {
+        "en": "New job №{number}: {service}, {when}.\n📍 {where}\n💰 {price}\n"
+        "🚗 {distance} km from the previous job",
+        "uk": "Нове завдання №{number}: {service}, {when}.\n📍 {where}\n💰 {price}\n"
+        "🚗 {distance} км від попереднього завдання",
+        "ru": "Новое задание №{number}: {service}, {when}.\n📍 {where}\n💰 {price}\n"
+        "🚗 {distance} км от предыдущего задания",
+    },
+    "notice.offer_expired": {
+        "en": "Job №{number}: there was no answer in time, so it went to another worker.",
+        "uk": "Завдання №{number}: відповіді вчасно не було, "
+        "тож його передано іншому виконавцю.",
+        "ru": "Задание №{number}: ответа вовремя не было, "
+        "поэтому его передали другому исполнителю.",
+    },
+    "notice.order_unassignable": {
+        "en": "Order №{number} ({when}) has no worker left: everyone declined or is busy. "
+        "Please assign it by hand.",
+        "uk": "Для замовлення №{number} ({when}) не лишилося виконавців: усі відмовилися "
+        "або зайняті. Призначте його вручну.",
+        "ru": "Для заказа №{number} ({when}) не осталось исполнителей: все отказались "
+        "или заняты. Назначьте его вручную.",
+    },
+    "notice.worker_on_the_way": {
+        "en": "Order №{number}: the worker is on the way and should arrive at about {eta}.",
+        "uk": "Замовлення №{number}: виконавець уже в дорозі, прибуде приблизно о {eta}.",
+        "ru": "Заказ №{number}: исполнитель уже в пути, приедет примерно в {eta}.",
+    },
+    "notice.late_start_worker": {
+        "en": "Job №{number} was due to start at {when} and has not started. "
+        "Start it or call the office.",
+        "uk": "Завдання №{number} мало початися о {when}, але не розпочате. "
+        "Почніть його або зателефонуйте в офіс.",
+        "ru": "Задание №{number} должно было начаться в {when}, но не начато. "
+        "Начните его или позвоните в офис.",
+    },
+    "notice.late_start_operator": {
+        "en": "Order №{number}: {worker} has not started the job due at {when}.",
+        "uk": "Замовлення №{number}: {worker} не розпочав(ла) роботу, призначену на {when}.",
+        "ru": "Заказ №{number}: {worker} не начал(а) работу, назначенную на {when}.",
+    },
+    "notice.extra_approved": {
+        "en": "Order №{number}: extra work added ({service}). The new total is {total}.",
+        "uk": "Замовлення №{number}: додано роботи ({service}). Нова сума — {total}.",
+        "ru": "Заказ №{number}: добавлены работы ({service}). Новая сумма — {total}.",
+    },
+    "notice.extra_rejected": {
+        "en": "Job №{number}: the extra “{service}” was not approved: {reason}",
+        "uk": "Завдання №{number}: додаткову роботу «{service}» не погоджено: {reason}",
+        "ru": "Задание №{number}: дополнительную работу «{service}» не одобрили: {reason}",
+    },
+    "notice.consent_request": {
+        "en": "Order №{number}: we have taken your items:\n{items}\n"
+        "Do you agree to the work as described?",
+        "uk": "Замовлення №{number}: ми забрали ваші речі:\n{items}\n"
+        "Чи погоджуєтеся ви на роботу за цим описом?",
+        "ru": "Заказ №{number}: мы забрали ваши вещи:\n{items}\n"
+        "Согласны ли вы на работу по этому описанию?",
+    },
+    "notice.consent_given": {
+        "en": "Order №{number}: the customer agreed; the items go to production.",
+        "uk": "Замовлення №{number}: клієнт погодився; речі передано в роботу.",
+        "ru": "Заказ №{number}: клиент согласился; вещи переданы в работу.",
+    },
+    "notice.consent_refused": {
+        "en": "Order №{number}: the customer refused; the items are to be returned.",
+        "uk": "Замовлення №{number}: клієнт відмовився; речі треба повернути.",
+        "ru": "Заказ №{number}: клиент отказался; вещи нужно вернуть.",
+    },
+    "notice.route_breakdown": {
+        "en": "{worker} cannot continue the route: {reason}. Orders back with you: {orders}.",
+        "uk": "{worker} не може продовжити маршрут: {reason}. Замовлення повернуто вам: {orders}.",
+        "ru": "{worker} не может продолжить маршрут: {reason}. Заказы возвращены вам: {orders}.",
     },
 }
 

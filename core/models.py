@@ -494,3 +494,325 @@ def _minutes_sqlite(element: minutes_since_epoch, compiler: Any, **kw: Any) -> s
 @compiles(minutes_since_epoch, "postgresql")
 def _minutes_postgresql(element: minutes_since_epoch, compiler: Any, **kw: Any) -> str:
     return f"(CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT) / 60)"
+
+
+class LoginAttempt(Base):
+    """A failed panel login, counted per login and address to slow down password guessing."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_login_attempts_login_address_at", "login", "address", "at"),)
+
+
+class PanelProfile(Base):
+    """A panel user's own settings: the panel's language, and which sessions are still valid."""
+
+    __tablename__ = "panel_profiles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str | None] = mapped_column(String(8))
+    # Sessions carry the epoch they were opened in; logging out raises it, ending them all.
+    session_epoch: Mapped[int] = mapped_column(default=0)
+
+
+class Call(Base):
+    """A phone call a PBX reported, one row per (provider, the provider's call id)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_call_id: Mapped[str] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    # E.164 when the PBX sent a valid number, else its text as sent ("anonymous", "101"...).
+    caller: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
+    line: Mapped[str | None] = mapped_column(String(64))
+    extension: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    ringing_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    duration_seconds: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    # Calls and call-back tasks point at each other; this side is added after both tables exist.
+    callback_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("callback_tasks.id", ondelete="SET NULL", use_alter=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_call_id", name="uq_calls_provider_call"),
+    )
+
+
+class CallbackTask(Base):
+    """A missed call to return: open until an operator marks it done or calls the number back."""
+
+    __tablename__ = "callback_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    phone: Mapped[str] = mapped_column(String(64))
+    assigned_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    closed_by_call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+# One open call-back task per number: repeated missed calls from it share the task.
+Index(
+    "uq_callback_tasks_open_phone",
+    CallbackTask.phone,
+    unique=True,
+    postgresql_where=CallbackTask.state == "open",
+    sqlite_where=CallbackTask.state == "open",
+)
+
+
+# --- the Telegram bots: dialog state, chats that blocked a bot, bookings asked for once ------
+
+
+class DialogState(Base):
+    """A chat's place in a bot dialog (aiogram's FSM) when no Redis is configured."""
+
+    __tablename__ = "dialog_states"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnreachableChat(Base):
+    """A chat that blocked a bot: its messages are skipped until the person writes again."""
+
+    __tablename__ = "unreachable_chats"
+
+    bot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    since: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+# Outbox rows of one chat are delivered in order: the sender looks up each chat's queue head.
+Index("ix_outbox_chat", OutboxMessage.bot, OutboxMessage.chat_id, OutboxMessage.id)
+
+
+class BookingRequest(Base):
+    """A booking asked for once: asking again with the same key gives the same order."""
+
+    __tablename__ = "booking_requests"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Empty only inside the booking transaction: the key is taken first, then the order made.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- after the work: ratings, quality cases, support, referrals ------------------------------
+
+
+class Rating(Base):
+    """A customer's 1–5 rating of a finished order, one per order."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), unique=True
+    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    stars: Mapped[int]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),)
+
+
+class QualityCase(Base):
+    """A low rating (or a complaint) for the quality team to look into."""
+
+    __tablename__ = "quality_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    rating_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ratings.id", ondelete="SET NULL"), unique=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class SupportMessage(Base):
+    """One message of a customer's support chat: written by them ("in") or to them ("out")."""
+
+    __tablename__ = "support_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    direction: Mapped[str] = mapped_column(String(8), default="in")
+    text: Mapped[str] = mapped_column(Text)
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Referral(Base):
+    """Who invited a client; the reward is due when the invited client's first order completes."""
+
+    __tablename__ = "referrals"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    referrer_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rewarded_at: Mapped[datetime | None]
+
+
+# --- the worker bot: invites, offers passed on, extras, job progress, intake, photos ---------
+
+
+class WorkerInvite(Base):
+    """A one-time link that binds a Telegram account to a worker."""
+
+    __tablename__ = "worker_invites"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("workers.id", ondelete="CASCADE"), index=True
+    )
+    # Set by the manager; otherwise the worker's Telegram language is taken when they join.
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OfferRefusal(Base):
+    """A worker who declined an order's offer or let it time out: never offered it again."""
+
+    __tablename__ = "offer_refusals"
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("workers.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(16))  # declined | timed_out
+    at: Mapped[datetime]
+
+
+class OrderChange(Base):
+    """Extra work a worker added on site; it joins the order's lines once a manager approves."""
+
+    __tablename__ = "order_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
+class JobProgress(Base):
+    """What happened on a job beyond its status: consent, confirmation, money, bottles."""
+
+    __tablename__ = "job_progress"
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_consent: Mapped[bool | None]
+    consent_at: Mapped[datetime | None]
+    manager_confirmed_at: Mapped[datetime | None]
+    manager_confirmed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    amount_received: Mapped[int | None]
+    tips: Mapped[int] = mapped_column(default=0)
+    mileage_km: Mapped[int] = mapped_column(default=0)
+    bottles_delivered: Mapped[int] = mapped_column(default=0)
+    empties_collected: Mapped[int] = mapped_column(default=0)
+    late_flagged_at: Mapped[datetime | None]
+
+
+class IntakeItem(Base):
+    """One item a courier took in for the workshop, with its defects as seen at pickup."""
+
+    __tablename__ = "intake_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    defects: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderPhoto(Base):
+    """A photo attached to an order (before, after, or of an intake item), kept in storage."""
+
+    __tablename__ = "order_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("intake_items.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # before | after | intake
+    path: Mapped[str] = mapped_column(Text)
+    telegram_file_id: Mapped[str] = mapped_column(String(255), default="")
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Late starts and offer time-outs scan orders by status and start.
+Index("ix_orders_status_starts", Order.status, Order.starts_at)
+
+
+class DayPlanProposal(Base):
+    """A day plan shown to a dispatcher, kept until they apply it (or it expires)."""
+
+    __tablename__ = "day_plan_proposals"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="CASCADE"))
+    plan: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from babel.numbers import format_decimal
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import Notice, record_event
+from core.geo import Point, distance_km
 from core.messages import per_language
-from core.models import Client, Order, OrderStatusChange, Service, Worker
+from core.models import (
+    Address,
+    Client,
+    IntakeItem,
+    JobProgress,
+    Order,
+    OrderChange,
+    OrderPhoto,
+    OrderStatusChange,
+    Service,
+    Worker,
+)
 from core.workflows import OrderFacts, Status, check_editable, check_transition, status_label
 
 PAYMENT_METHODS = ("cash", "card_to_worker", "terminal", "online", "bank_transfer")
@@ -165,10 +180,15 @@ def facts(order: Order) -> OrderFacts:
 
 
 def move(
-    order: Order, target: Status | str, *, actor: str, now: datetime, reason: str | None = None
+    order: Order, target: Status | str, *, actor: str, now: datetime, reason: str | None = None,
+    known: OrderFacts | None = None,
 ) -> None:
-    """Apply one workflow transition to a loaded order and record it in its history."""
-    transition = check_transition(order.workflow, facts(order), target, reason=reason)
+    """Apply one workflow transition to a loaded order and record it in its history.
+
+    ``known`` are the order's full facts (:func:`load_facts`) when the guards need more than
+    the order row: intake, consent, pending changes, a manager's confirmation.
+    """
+    transition = check_transition(order.workflow, known or facts(order), target, reason=reason)
     if transition.target is Status.CONFIRMED and order.status != Status.NEW:
         # Declined or unassigned: the order waits for another worker and frees this one's time.
         order.worker_id = None
@@ -189,14 +209,17 @@ async def status_notices(tx: AsyncSession, order: Order) -> list[Notice]:
     client = await tx.get(Client, order.client_id)
     notices = []
     if client is not None and client.telegram_user_id is not None:
+        # A finished visit asks the customer to rate it (the bot adds the star buttons).
+        finished = order.status == Status.COMPLETED
         notices.append(
             Notice(
                 "customer",
                 client.telegram_user_id,
                 client.language,
-                "notice.order_status",
+                "notice.rate_order" if finished else "notice.order_status",
                 {
                     "number": order.number,
+                    "order_id": order.id,
                     "status": per_language(partial(status_label, order.status)),
                 },
             )
@@ -281,3 +304,148 @@ async def worker_chat(tx: AsyncSession, worker_id: int) -> tuple[int, str] | Non
     if worker is None or worker.telegram_user_id is None:
         return None
     return worker.telegram_user_id, worker.language
+
+
+@dataclass(frozen=True)
+class ClientOrders:
+    """A client's orders as the customer sees them: what is coming and what is done."""
+
+    upcoming: tuple[OrderView, ...]
+    past: tuple[OrderView, ...]
+
+
+_FINISHED = frozenset({Status.CLOSED, Status.CANCELLED, Status.COMPLETED, Status.DELIVERED,
+                       Status.RETURNED})
+
+
+async def client_orders(
+    db: Database, *, client_id: int, now: datetime, limit: int = 10
+) -> ClientOrders:
+    """Upcoming orders soonest first, and the latest past ones, ``limit`` of each at most."""
+    async with db.transaction() as tx:
+        upcoming_rows = await tx.scalars(
+            select(Order)
+            .where(
+                Order.client_id == client_id,
+                Order.status.not_in([s.value for s in _FINISHED]),
+            )
+            .order_by(Order.starts_at)
+            .limit(limit)
+        )
+        upcoming = [await order_view(tx, order) for order in upcoming_rows]
+        past_rows = await tx.scalars(
+            select(Order)
+            .where(
+                Order.client_id == client_id,
+                Order.status.in_([s.value for s in _FINISHED]),
+            )
+            .order_by(Order.starts_at.desc())
+            .limit(limit)
+        )
+        past = [await order_view(tx, order) for order in past_rows]
+    return ClientOrders(tuple(upcoming), tuple(past))
+
+
+# --- the worker bot: the facts guards read beyond the order row, the offer a worker reads ----
+
+
+async def load_facts(
+    tx: AsyncSession, order: Order, *, confirmation_required: bool = False
+) -> OrderFacts:
+    """Everything the workflow guards read about ``order``, the related tables included."""
+
+    async def count(model: Any, *conditions: Any) -> int:
+        found = await tx.scalar(select(func.count()).select_from(model).where(*conditions))
+        return int(found or 0)
+
+    progress = await tx.get(JobProgress, order.id)
+    return OrderFacts(
+        status=Status(order.status),
+        worker_id=order.worker_id,
+        payment_method=order.payment_method,
+        intake_items=await count(IntakeItem, IntakeItem.order_id == order.id),
+        intake_photos=await count(
+            OrderPhoto, OrderPhoto.order_id == order.id, OrderPhoto.kind == "intake"
+        ),
+        customer_consent=progress.customer_consent if progress else None,
+        pending_change=await count(
+            OrderChange, OrderChange.order_id == order.id, OrderChange.state == "pending"
+        ) > 0,
+        manager_confirmed=progress is not None and progress.manager_confirmed_at is not None,
+        manager_confirmation_required=confirmation_required,
+    )
+
+
+async def job_progress(tx: AsyncSession, order_id: int) -> JobProgress:
+    """The order's progress row, created on first use."""
+    progress = await tx.get(JobProgress, order_id)
+    if progress is None:
+        progress = JobProgress(order_id=order_id, tips=0, mileage_km=0, bottles_delivered=0,
+                               empties_collected=0)
+        tx.add(progress)
+        await tx.flush()
+    return progress
+
+
+def amount_text(minor: int, language: str) -> str:
+    """Minor units as people read them in ``language``: 150000 → "1 500"."""
+    locale = {"uk": "uk_UA", "ru": "ru_UA"}.get(language, "en_GB")
+    pattern = "#,##0" if minor % 100 == 0 else "#,##0.00"
+    text: str = format_decimal(Decimal(minor) / 100, format=pattern, locale=locale)
+    return text
+
+
+async def offer_notice(
+    tx: AsyncSession, order: Order, worker_id: int, *, tz: ZoneInfo
+) -> list[Notice]:
+    """The offer a worker reads (service, when, where, price, distance from the previous job),
+    answered with the buttons the worker bot puts under ``notice.job_offer``."""
+    chat = await worker_chat(tx, worker_id)
+    if chat is None:
+        return []
+    service = await tx.get(Service, order.lines[0].service_id) if order.lines else None
+    address = await tx.get(Address, order.address_id) if order.address_id else None
+    where = address.text if address else f"{order.lat}, {order.lon}"
+    km = await _distance_from_previous(tx, order, worker_id, tz)
+    params = {
+        "order_id": order.id,
+        "number": order.number,
+        "service": dict(service.names) if service else "",
+        "when": f"{order.starts_at.astimezone(tz):%d.%m.%Y %H:%M}",
+        "where": where,
+        "price": per_language(partial(amount_text, order.total)),
+        "distance": "—" if km is None else f"{km:.1f}",
+    }
+    return [Notice("worker", chat[0], chat[1], "notice.job_offer", params)]
+
+
+async def _distance_from_previous(
+    tx: AsyncSession, order: Order, worker_id: int, tz: ZoneInfo
+) -> float | None:
+    """Kilometres from the worker's previous job that day (or home) to this one."""
+    if order.lat is None or order.lon is None:
+        return None
+    local = order.starts_at.astimezone(tz)
+    midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=tz)
+    previous = (
+        await tx.execute(
+            select(Order.lat, Order.lon)
+            .where(
+                Order.worker_id == worker_id,
+                Order.id != order.id,
+                Order.status != Status.CANCELLED.value,
+                Order.starts_at >= midnight,
+                Order.starts_at < order.starts_at,
+            )
+            .order_by(Order.starts_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if previous is not None and previous[0] is not None and previous[1] is not None:
+        origin = Point(previous[0], previous[1])
+    else:
+        worker = await tx.get(Worker, worker_id)
+        if worker is None or worker.home_lat is None or worker.home_lon is None:
+            return None
+        origin = Point(worker.home_lat, worker.home_lon)
+    return distance_km(origin, Point(order.lat, order.lon))

@@ -31,3 +31,11 @@ def display_phone(e164: str) -> str:
     """The international form people read: ``+380 67 123 4567``."""
     number = phonenumbers.parse(e164)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def normalise_local_phone(text: str, region: str, *, field: str = "phone") -> str:
+    """Like :func:`normalise_phone`, refusing a valid number of another country."""
+    e164 = normalise_phone(text, region, field=field)
+    if phonenumbers.region_code_for_number(phonenumbers.parse(e164)) != region:
+        raise InvalidInput("foreign_phone", field=field, value=text, region=region)
+    return e164

@@ -9,17 +9,26 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bots.runtime import TelegramRuntime
 from core.clock import Clock, SystemClock
 from core.config import Config
 from core.db import Database
 from core.errors import DatabaseNotReady
 from core.migrate import check_migrated
+from webhooks.live import live_context
+from webhooks.pbx import create_pbx_app, pbx_listeners
+from webhooks.sandbox import SANDBOX_PATH, SandboxState, create_sandbox_app, sandbox_base_url
+from webhooks.watch import watch_context
 
 log = logging.getLogger(__name__)
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
 CLOCK = web.AppKey("clock", Clock)
+# The local Telegram (telegram.mode = "sandbox"); its base URL is webhooks.sandbox.sandbox_base_url.
+SANDBOX = web.AppKey("sandbox", SandboxState)
+# The bots and the outbox sender, when the app runs them (create_app(..., bots=True)).
+TELEGRAM = web.AppKey("telegram", TelegramRuntime)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -39,9 +48,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(
-    config: Config, db: Database | None = None, *, clock: Clock | None = None
+    config: Config, db: Database | None = None, *, clock: Clock | None = None, bots: bool = False
 ) -> web.Application:
-    """The whole HTTP service. ``db`` is opened from the config unless given (tests)."""
+    """The whole HTTP service. ``db`` is opened from the config unless given (tests).
+
+    ``bots`` also runs the Telegram bots and the outbox sender (``brigadier run`` does).
+    """
     app = web.Application()
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
@@ -56,5 +68,36 @@ def create_app(
             await app[DATABASE].dispose()
 
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(live_context(lambda: app[DATABASE], config.panel.live_poll_seconds))
+    app.cleanup_ctx.append(pbx_listeners(config, database=lambda: app[DATABASE], clock=app[CLOCK]))
     app.router.add_get("/healthz", healthz)
+    if config.telegram.mode == "sandbox":
+        app[SANDBOX] = SandboxState(clock=app[CLOCK])
+        app.add_subapp(SANDBOX_PATH, create_sandbox_app(app[SANDBOX]))
+    if bots:
+        _add_bots(app, config)
+
+    from webhooks.panel import create_panel  # the panel's views import this module's keys
+
+    app.add_subapp("/panel", create_panel(app))
+    app.add_subapp("/pbx", create_pbx_app(config, database=lambda: app[DATABASE], clock=app[CLOCK]))
     return app
+
+
+def _add_bots(app: web.Application, config: Config) -> None:
+    """The bots' webhook routes under /telegram/, the bots and the sender as background work."""
+    sandbox = app.get(SANDBOX)
+    runtime = TelegramRuntime(
+        config,
+        database=lambda: app[DATABASE],
+        clock=app[CLOCK],
+        sandbox_url=sandbox_base_url(config) if config.telegram.mode == "sandbox" else None,
+    )
+    if sandbox is not None and not config.telegram.sandbox_url:
+        # Our own sandbox knows the bots by the names the config gives them.
+        for running in runtime.bots.values():
+            sandbox.add_bot(running.token, running.username)
+    app[TELEGRAM] = runtime
+    runtime.mount(app)
+    app.cleanup_ctx.append(runtime.context)
+    app.cleanup_ctx.append(watch_context(config, database=lambda: app[DATABASE], clock=app[CLOCK]))

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from core.config import Config, load_config
 from core.db import Database
 from core.errors import BrigadierError, SlotTaken
+from core.models import Role
 
 log = logging.getLogger("brigadier")
 
@@ -104,6 +105,26 @@ def build_parser() -> OneLineParser:
     book.add_argument("--address", dest="address_text", default="", help="address text")
     book.add_argument("--comment", default="")
 
+    user = commands.add_parser(
+        "create-user",
+        parents=[common],
+        help="add a panel user; the password is read from stdin or --password-file",
+    )
+    user.add_argument("login")
+    user.add_argument("--role", required=True, choices=[role.value for role in Role])
+    user.add_argument("--name", required=True, help="the name colleagues see")
+    user.add_argument("--extension", help="the user's phone extension, for call popups")
+    user.add_argument("--language", choices=("uk", "ru", "en"), help="the panel's language")
+    user.add_argument("--password-file", metavar="PATH", help="read the password from this file")
+
+    invite = commands.add_parser(
+        "worker-invite", parents=[common],
+        help="print a one-time link that binds a Telegram account to a worker",
+    )
+    invite.add_argument("worker", help="the worker's id, phone or exact name")
+    invite.add_argument("--language", choices=("uk", "ru", "en"),
+                        help="the worker's language (default: their Telegram's)")
+
     when = commands.add_parser(
         "parse-when", parents=[common], help="read a time written in words into a window"
     )
@@ -162,9 +183,68 @@ async def cmd_seed_demo(config: Config, args: argparse.Namespace) -> int:
             today=datetime.now(config.company.tz).date(),
         )
         print("demo company created" if created else "demo company already there; nothing changed")
+        await _demo_passwords(db, config)
         return 0
 
     return await _with_db(config, work)
+
+
+def _read_password(path: str | None) -> str:
+    """The first line of the file, or of stdin; never an argument (it would show in ``ps``)."""
+    try:
+        if path is None:
+            text = sys.stdin.readline()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.readline()
+    except OSError as err:
+        raise UsageError(f"brigadier: cannot read {path}: {err.strerror}") from err
+    password = text.rstrip("\r\n")
+    if not password:
+        raise UsageError("brigadier: no password given (stdin or --password-file)")
+    return password
+
+
+async def cmd_create_user(config: Config, args: argparse.Namespace) -> int:
+    from core.staff import create_user
+
+    password = _read_password(args.password_file)
+
+    async def work(db: Database) -> int:
+        user = await create_user(
+            db,
+            login=args.login,
+            name=args.name,
+            role=Role(args.role),
+            password=password,
+            extension=args.extension,
+            language=args.language,
+        )
+        print(f"user {user.login} ({user.role.value}) created")
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _demo_passwords(db: Database, config: Config) -> None:
+    """Demo users get BRIGADIER__SECRETS__DEMO_PASSWORD, or a hint how to make a user."""
+    from core.staff import set_password, users_without_password
+
+    waiting = await users_without_password(db)
+    if not waiting:
+        return
+    password = config.secrets.demo_password
+    if password:
+        for login in waiting:
+            await set_password(db, login=login, password=password)
+        print(f"panel users {', '.join(waiting)} can log in with BRIGADIER__SECRETS__DEMO_PASSWORD")
+        return
+    print(
+        "to log in to the panel at /panel, create a user:\n"
+        "  .venv/bin/brigadier create-user olha --role operator --name Olha --extension 101\n"
+        "(it reads the password from stdin), or set BRIGADIER__SECRETS__DEMO_PASSWORD and "
+        f"run seed-demo again to give the demo users ({', '.join(waiting)}) that password"
+    )
 
 
 async def cmd_slots(config: Config, args: argparse.Namespace) -> int:
@@ -266,6 +346,23 @@ async def cmd_parse_when(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_worker_invite(config: Config, args: argparse.Namespace) -> int:
+    from core.invites import create_invite
+
+    async def work(db: Database) -> int:
+        invite = await create_invite(
+            db, worker=args.worker, now=datetime.now(config.company.tz),
+            lifetime=timedelta(hours=config.workers.invite_lifetime_hours),
+            language=args.language,
+        )
+        expires = invite.expires_at.astimezone(config.company.tz)
+        print(f"https://t.me/{config.telegram.worker_bot_username}?start={invite.token}")
+        print(f"for {invite.worker_name}, valid once until {expires:%d.%m.%Y %H:%M}")
+        return 0
+
+    return await _with_db(config, work)
+
+
 async def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from webhooks.serve import serve
 
@@ -280,6 +377,8 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
     "slots": cmd_slots,
     "book": cmd_book,
     "parse-when": cmd_parse_when,
+    "create-user": cmd_create_user,
+    "worker-invite": cmd_worker_invite,
 }
 
 

@@ -31,7 +31,7 @@ async def serve(config: Config) -> None:
     db = Database.from_settings(config.database, config.path.parent)
     try:
         await check_migrated(db)
-        runner = web.AppRunner(create_app(config, db), access_log=None)
+        runner = web.AppRunner(create_app(config, db, bots=True), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port)
         await site.start()

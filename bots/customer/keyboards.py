@@ -1,0 +1,127 @@
+"""The customer bot's buttons. Callback data stays within Telegram's 64 bytes: ids, not text."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.outbox import OutgoingMessage
+
+
+class MenuCb(CallbackData, prefix="m"):
+    action: str  # home, book, orders, bonuses, invite, support, settings
+
+
+class CategoryCb(CallbackData, prefix="c"):
+    id: int
+
+
+class ServiceCb(CallbackData, prefix="s"):
+    id: int
+
+
+class AddressCb(CallbackData, prefix="a"):
+    id: int
+
+
+class DayCb(CallbackData, prefix="d"):
+    day: str  # YYYYMMDD; empty: the list of the nearest days
+
+
+class SlotCb(CallbackData, prefix="t"):
+    at: int  # minutes since the epoch, UTC
+
+
+class ConfirmCb(CallbackData, prefix="ok"):
+    token: str
+
+
+class StepCb(CallbackData, prefix="st"):
+    action: str  # change_time, drop, skip_comment, plans_changed
+
+
+class CallMeCb(CallbackData, prefix="cm"):
+    reason: str
+
+
+class OrderCb(CallbackData, prefix="o"):
+    id: int
+    action: str  # view, reschedule, cancel
+
+
+class RateCb(CallbackData, prefix="r"):
+    order: int
+    stars: int
+
+
+class LanguageCb(CallbackData, prefix="l"):
+    code: str
+
+
+LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English"}
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("menu.book"), callback_data=MenuCb(action="book"))
+    builder.button(text=_("menu.orders"), callback_data=MenuCb(action="orders"))
+    builder.button(text=_("menu.bonuses"), callback_data=MenuCb(action="bonuses"))
+    builder.button(text=_("menu.invite"), callback_data=MenuCb(action="invite"))
+    builder.button(text=_("menu.support"), callback_data=MenuCb(action="support"))
+    builder.button(text=_("menu.settings"), callback_data=MenuCb(action="settings"))
+    builder.adjust(1, 2, 2, 1)
+    return builder.as_markup()
+
+
+def home_button() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
+    return builder.as_markup()
+
+
+def location_keyboard() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_("booking.share_location"), request_location=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def contact_keyboard() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_("booking.share_phone"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for stars in range(1, 6):
+        builder.button(text=f"{stars} ⭐", callback_data=RateCb(order=order_id, stars=stars))
+    builder.adjust(5)
+    return builder.as_markup()
+
+
+def languages_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        builder.button(text=name, callback_data=LanguageCb(code=code))
+    builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
+    builder.adjust(3, 1)
+    return builder.as_markup()
+
+
+def notice_markup(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
+    """Buttons the outbox sender puts under a notice: stars under "rate your order"."""
+    if message.bot == "customer" and message.template == "notice.rate_order":
+        order_id = message.params.get("order_id")
+        if isinstance(order_id, int):
+            return stars_keyboard(order_id)
+    return None

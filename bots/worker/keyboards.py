@@ -1,0 +1,144 @@
+"""The worker bot's buttons. Callback data carries ids and short codes, within 64 bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.orders import PAYMENT_METHODS
+from core.outbox import OutgoingMessage
+
+
+class MenuCb(CallbackData, prefix="wm"):
+    action: str  # home, today, tomorrow, month, schedule, earnings, route, breakdown
+
+
+class OfferCb(CallbackData, prefix="wo"):
+    order: int
+    accept: bool
+
+
+class JobCb(CallbackData, prefix="wj"):
+    order: int
+    act: str  # view, go, start, pause, resume, complete, pick, inspect, deliver, item,
+    # extra, before, after, comment, map
+
+
+class PayCb(CallbackData, prefix="wp"):
+    order: int
+    method: str
+
+
+class StepCb(CallbackData, prefix="ws"):
+    action: str  # full_amount, no_tips, no_mileage, no_defects, photos_done
+
+
+class ExtraCb(CallbackData, prefix="we"):
+    order: int
+    service: int
+
+
+class DayCb(CallbackData, prefix="wd"):
+    day: str  # YYYYMMDD
+
+
+class WeekdayCb(CallbackData, prefix="ww"):
+    weekday: int
+
+
+class ScheduleCb(CallbackData, prefix="wc"):
+    action: str  # weekly, day_off
+
+
+def payment_label(method: str) -> str:
+    labels = {
+        "cash": _("worker.pay.cash"),
+        "card_to_worker": _("worker.pay.card_to_worker"),
+        "terminal": _("worker.pay.terminal"),
+        "online": _("worker.pay.online"),
+        "bank_transfer": _("worker.pay.bank_transfer"),
+    }
+    return labels.get(method, method)
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("worker.menu.today"), callback_data=MenuCb(action="today"))
+    builder.button(text=_("worker.menu.tomorrow"), callback_data=MenuCb(action="tomorrow"))
+    builder.button(text=_("worker.menu.month"), callback_data=MenuCb(action="month"))
+    builder.button(text=_("worker.menu.route"), callback_data=MenuCb(action="route"))
+    builder.button(text=_("worker.menu.schedule"), callback_data=MenuCb(action="schedule"))
+    builder.button(text=_("worker.menu.earnings"), callback_data=MenuCb(action="earnings"))
+    builder.adjust(3, 1, 2)
+    return builder.as_markup()
+
+
+def home_button(builder: InlineKeyboardBuilder | None = None) -> InlineKeyboardMarkup:
+    builder = builder or InlineKeyboardBuilder()
+    builder.button(text=_("worker.menu.home"), callback_data=MenuCb(action="home"))
+    return builder.as_markup()
+
+
+def offer_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("worker.offer.accept"), callback_data=OfferCb(order=order_id,
+                                                                         accept=True))
+    builder.button(text=_("worker.offer.decline"), callback_data=OfferCb(order=order_id,
+                                                                          accept=False))
+    builder.button(text=_("worker.job.open"), callback_data=JobCb(order=order_id, act="view"))
+    builder.adjust(2, 1)
+    return builder.as_markup()
+
+
+def open_job_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("worker.job.open"), callback_data=JobCb(order=order_id, act="view"))
+    return builder.as_markup()
+
+
+def payment_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for method in PAYMENT_METHODS:
+        builder.button(text=payment_label(method), callback_data=PayCb(order=order_id,
+                                                                       method=method))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def step_button(text: str, action: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=text, callback_data=StepCb(action=action))
+    return builder.as_markup()
+
+
+def notice_markup(i18n: I18n) -> Callable[[OutgoingMessage], InlineKeyboardMarkup | None]:
+    """Buttons under the worker bot's notices, in the reader's language: Accept / Decline
+    under an offer, the job card under the others about one job."""
+
+    def markup(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
+        order_id = message.params.get("order_id")
+        if message.bot != "worker" or not isinstance(order_id, int):
+            return None
+        token = I18n.set_current(i18n)
+        try:
+            with i18n.use_locale(message.language):
+                return _markup_for(message, order_id)
+        finally:
+            I18n.reset_current(token)
+
+    return markup
+
+
+def _markup_for(message: OutgoingMessage, order_id: int) -> InlineKeyboardMarkup | None:
+    if message.template in ("notice.job_offer", "notice.job_offered"):
+        return offer_keyboard(order_id)
+    if message.template in ("notice.late_start_worker", "notice.extra_approved",
+                            "notice.extra_rejected", "notice.consent_given",
+                            "notice.consent_refused", "notice.job_moved"):
+        return open_job_keyboard(order_id)
+    return None

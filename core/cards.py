@@ -1,0 +1,261 @@
+"""What an operator sees of a client on a call: the card, a new client, the last order again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+
+from core.booking import Booking, book_visit
+from core.clients import AddressInfo, client_by_phone
+from core.db import Database
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
+from core.geo import Point
+from core.models import Address, Channel, Client, ClientPhone, Order, Service, Zone
+from core.phones import normalise_phone
+from core.slots import SlotRules
+from core.zones import ZoneMap
+
+
+@dataclass(frozen=True)
+class OrderBrief:
+    id: int
+    number: str
+    status: str
+    starts_at: datetime
+    total: int
+    services: tuple[dict[str, str], ...]
+    address: str
+
+
+@dataclass(frozen=True)
+class ClientOverview:
+    id: int
+    name: str
+    language: str
+    phones: tuple[str, ...]
+    addresses: tuple[AddressInfo, ...]
+    balance: int
+    bonus_points: int
+    bottles: int
+    debt: int
+    notes: str
+    last_orders: tuple[OrderBrief, ...]
+
+
+@dataclass(frozen=True)
+class RepeatDraft:
+    """The client's last order, as a new one would copy it."""
+
+    client_id: int
+    source_order_id: int
+    source_number: str
+    service_id: int
+    service_names: dict[str, str]
+    quantity: int
+    address_id: int | None
+    address: str
+    point: Point | None
+    payment_method: str | None
+    extra_lines: int
+    """Lines after the first, which a repeat does not copy (a visit books one service)."""
+
+
+async def _last_orders(tx: AsyncSession, client: Client, limit: int) -> tuple[OrderBrief, ...]:
+    orders = list(
+        await tx.scalars(
+            select(Order)
+            .where(Order.client_id == client.id)
+            .order_by(Order.starts_at.desc(), Order.id.desc())
+            .limit(limit)
+            .options(lazyload(Order.history))  # the card shows no history
+        )
+    )
+    service_ids = {line.service_id for order in orders for line in order.lines}
+    names = {
+        s.id: dict(s.names)
+        for s in await tx.scalars(select(Service).where(Service.id.in_(service_ids)))
+    }
+    addresses = {a.id: a.text for a in client.addresses}
+    return tuple(
+        OrderBrief(
+            id=order.id,
+            number=order.number,
+            status=order.status,
+            starts_at=order.starts_at,
+            total=order.total,
+            services=tuple(names[line.service_id] for line in order.lines),
+            address=addresses.get(order.address_id or 0, ""),
+        )
+        for order in orders
+    )
+
+
+async def _overview(tx: AsyncSession, client: Client, last_orders: int) -> ClientOverview:
+    return ClientOverview(
+        id=client.id,
+        name=client.name,
+        language=client.language,
+        phones=tuple(p.e164 for p in client.phones),
+        addresses=tuple(
+            AddressInfo(a.id, a.text, a.lat, a.lon, a.zone_id) for a in client.addresses
+        ),
+        balance=client.balance,
+        bonus_points=client.bonus_points,
+        bottles=client.bottles,
+        debt=client.debt,
+        notes=client.notes,
+        last_orders=await _last_orders(tx, client, last_orders) if last_orders else (),
+    )
+
+
+async def client_overview(db: Database, *, client_id: int, last_orders: int = 5) -> ClientOverview:
+    """The client card: contacts, money, containers, notes and the latest orders."""
+    async with db.transaction() as tx:
+        client = await tx.get(Client, client_id)
+        if client is None:
+            raise NotFound("not_found", entity="client", ref=client_id)
+        return await _overview(tx, client, last_orders)
+
+
+async def create_client(
+    db: Database,
+    *,
+    phone: str,
+    region: str,
+    name: str,
+    language: str,
+    address: str = "",
+    point: Point | None = None,
+) -> ClientOverview:
+    """A client taken down by an operator; a number that is already known is refused."""
+    e164 = normalise_phone(phone, region)
+    if not name.strip():
+        raise InvalidInput("invalid_value", field="name", value=name, reason="empty")
+    if point is not None and not address.strip():
+        raise InvalidInput("invalid_value", field="address", value=address, reason="empty")
+    try:
+        async with db.transaction() as tx:
+            owner = await client_by_phone(tx, e164)
+            if owner is not None:
+                raise Conflict("client_exists", phone=e164, client_id=owner.id)
+            client = Client(name=name.strip(), language=language, source_channel=Channel.PHONE)
+            client.phones = [ClientPhone(e164=e164)]
+            client.addresses = []
+            if address.strip():
+                client.addresses.append(await _new_address(tx, address, point))
+            tx.add(client)
+            await tx.flush()
+            return await _overview(tx, client, 0)
+    except IntegrityError as err:
+        # The same number was saved by another operator a moment earlier.
+        async with db.transaction() as tx:
+            owner = await client_by_phone(tx, e164)
+        if owner is None:
+            raise
+        raise Conflict("client_exists", phone=e164, client_id=owner.id) from err
+
+
+async def _new_address(tx: AsyncSession, text: str, point: Point | None) -> Address:
+    zone_id = None
+    if point is not None:
+        zones = ZoneMap((await tx.execute(select(Zone.id, Zone.code, Zone.polygon_wkt))).all())
+        found = zones.zones_at(point)
+        zone_id = found[0] if found else None
+    return Address(
+        text=text.strip(),
+        lat=point.lat if point else None,
+        lon=point.lon if point else None,
+        zone_id=zone_id,
+    )
+
+
+async def repeat_draft(db: Database, *, client_id: int) -> RepeatDraft:
+    """The client's latest order, ready to be booked again (``NotFound`` when there is none)."""
+    async with db.transaction() as tx:
+        return await _draft(tx, client_id)
+
+
+async def _draft(tx: AsyncSession, client_id: int) -> RepeatDraft:
+    order = await tx.scalar(
+        select(Order)
+        .where(Order.client_id == client_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+    if order is None or not order.lines:
+        raise NotFound("no_last_order", entity="order", ref=client_id)
+    line = order.lines[0]
+    service = await tx.get(Service, line.service_id)
+    assert service is not None
+    address = await tx.get(Address, order.address_id) if order.address_id else None
+    return RepeatDraft(
+        client_id=client_id,
+        source_order_id=order.id,
+        source_number=order.number,
+        service_id=service.id,
+        service_names=dict(service.names),
+        quantity=line.quantity,
+        address_id=address.id if address else None,
+        address=address.text if address else "",
+        point=Point(order.lat, order.lon) if order.lat is not None and order.lon is not None
+        else None,
+        payment_method=order.payment_method,
+        extra_lines=len(order.lines) - 1,
+    )
+
+
+async def repeat_last_order(
+    db: Database,
+    *,
+    client_id: int,
+    source_order_id: int,
+    start: datetime,
+    now: datetime,
+    rules: SlotRules,
+    user_id: int,
+) -> Booking:
+    """Book the client's last order again at ``start``, as taken by a panel user on the phone.
+
+    Booking owns its transaction (a lost race re-reads free starts for the alternatives), so
+    this use case books through :func:`core.booking.book_visit` and then copies the payment
+    method in a transaction of its own. ``source_order_id`` is the order the operator saw;
+    a newer order placed meanwhile refuses the repeat instead of copying something unseen.
+    """
+    async with db.transaction() as tx:
+        draft = await _draft(tx, client_id)
+    if draft.source_order_id != source_order_id:
+        raise Conflict("invalid_value", field="order", value=source_order_id, reason="outdated")
+    actor = f"user:{user_id}"
+    booking = await book_visit(
+        db,
+        client_id=client_id,
+        service_id=draft.service_id,
+        start=start,
+        now=now,
+        rules=rules,
+        channel=Channel.PHONE,
+        address_id=draft.address_id,
+        point=None if draft.address_id else draft.point,
+        quantity=draft.quantity,
+        actor=actor,
+    )
+    if draft.payment_method is None:
+        return booking
+    async with db.transaction() as tx:
+        order = await tx.get(Order, booking.order.id)
+        assert order is not None
+        if order.payment_method is None:
+            order.payment_method = draft.payment_method
+            await record_event(
+                tx,
+                kind="order.edited",
+                order_id=order.id,
+                payload={"actor": actor, "payment_method": draft.payment_method},
+            )
+    return replace(booking, order=replace(booking.order, payment_method=draft.payment_method))

@@ -1,0 +1,133 @@
+"""Taking items in (``pickup_delivery``): each item with its defects and photos, then the
+customer's consent in chat; production starts only after the customer agrees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import Notice, record_event
+from core.jobs import advance, own_job
+from core.models import Client, IntakeItem, OrderPhoto
+from core.orders import OrderView, job_progress, load_order, order_view, worker_chat
+from core.workflows import Status, check_editable
+
+MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class ItemView:
+    id: int
+    order_id: int
+    description: str
+    defects: str
+    photos: int
+
+
+async def pick_up_items(
+    db: Database, *, worker_id: int, order_id: int, now: datetime
+) -> OrderView:
+    """The courier has the items: they are recorded one by one next."""
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        await advance(tx, order, Status.PICKED_UP, actor=f"worker:{worker_id}", now=now)
+        return await order_view(tx, order)
+
+
+async def add_intake_item(
+    db: Database, *, worker_id: int, order_id: int, description: str, defects: str,
+    now: datetime,
+) -> ItemView:
+    """One item taken in, with the defects seen on it (empty: none)."""
+    description, defects = description.strip(), defects.strip()
+    if not description:
+        raise InvalidInput("invalid_value", field="description", value="", reason="describe it")
+    for field, text in (("description", description), ("defects", defects)):
+        if len(text) > MAX_TEXT:
+            raise InvalidInput("text_too_long", field=field, value=len(text), limit=MAX_TEXT)
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        check_editable(order.workflow, order.status)
+        item = IntakeItem(order_id=order.id, description=description, defects=defects,
+                          created_at=now)
+        tx.add(item)
+        await tx.flush()
+        return ItemView(item.id, order.id, description, defects, 0)
+
+
+async def intake_items(db: Database, *, order_id: int) -> tuple[ItemView, ...]:
+    async with db.transaction() as tx:
+        return await _items(tx, order_id)
+
+
+async def _items(tx: AsyncSession, order_id: int) -> tuple[ItemView, ...]:
+    items = list(await tx.scalars(
+        select(IntakeItem).where(IntakeItem.order_id == order_id).order_by(IntakeItem.id)
+    ))
+    photos = list(await tx.scalars(
+        select(OrderPhoto.item_id).where(OrderPhoto.order_id == order_id,
+                                         OrderPhoto.kind == "intake")
+    ))
+    return tuple(
+        ItemView(item.id, order_id, item.description, item.defects,
+                 sum(1 for photo in photos if photo == item.id))
+        for item in items
+    )
+
+
+async def finish_inspection(
+    db: Database, *, worker_id: int, order_id: int, now: datetime
+) -> OrderView:
+    """Items recorded with photos: the order is inspected and the customer asked to agree."""
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        items = await _items(tx, order.id)
+        notices = []
+        client = await tx.get(Client, order.client_id)
+        if client is not None and client.telegram_user_id is not None:
+            listed = "\n".join(
+                f"{n}. {item.description}" + (f" — {item.defects}" if item.defects else "")
+                for n, item in enumerate(items, 1)
+            )
+            notices.append(Notice("customer", client.telegram_user_id, client.language,
+                                  "notice.consent_request",
+                                  {"number": order.number, "order_id": order.id,
+                                   "items": listed}))
+        progress = await job_progress(tx, order.id)
+        progress.customer_consent, progress.consent_at = None, None
+        await advance(tx, order, Status.INSPECTED, actor=f"worker:{worker_id}", now=now,
+                      notices=notices)
+        return await order_view(tx, order)
+
+
+async def give_consent(
+    db: Database, *, order_id: int, telegram_user_id: int, agree: bool, now: datetime
+) -> OrderView:
+    """The customer answers in chat; agreeing sends the items to production."""
+    async with db.transaction() as tx:
+        order = await load_order(tx, order_id, for_update=True)
+        client = await tx.get(Client, order.client_id)
+        if client is None or client.telegram_user_id != telegram_user_id:
+            raise NotFound("not_found", entity="order", ref=order.number)
+        progress = await job_progress(tx, order.id)
+        if order.status != Status.INSPECTED or progress.customer_consent is not None:
+            raise Conflict("consent_not_asked", number=order.number)
+        progress.customer_consent, progress.consent_at = agree, now
+        await tx.flush()
+        notices = []
+        if order.worker_id and (chat := await worker_chat(tx, order.worker_id)):
+            template = "notice.consent_given" if agree else "notice.consent_refused"
+            notices.append(Notice("worker", chat[0], chat[1], template,
+                                  {"number": order.number, "order_id": order.id}))
+        if agree:
+            await advance(tx, order, Status.IN_PRODUCTION, actor=f"client:{client.id}",
+                          now=now, notices=notices)
+        else:
+            await record_event(tx, kind="order.consent_refused", order_id=order.id,
+                               payload={"client_id": client.id}, notices=notices)
+        return await order_view(tx, order)

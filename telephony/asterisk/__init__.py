@@ -1,0 +1,1 @@
+"""Asterisk: call events read from the Asterisk Manager Interface over TCP."""

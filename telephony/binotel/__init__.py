@@ -1,0 +1,1 @@
+"""Binotel: CRM webhooks (call settings, ringing, answered, hang-up, call completed)."""

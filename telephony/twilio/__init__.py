@@ -1,0 +1,1 @@
+"""Twilio Programmable Voice: the incoming-call webhook, dial results and status callbacks."""

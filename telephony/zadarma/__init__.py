@@ -1,0 +1,1 @@
+"""Zadarma cloud PBX: NOTIFY_* webhooks with their URL echo check and signature."""

@@ -1,0 +1,277 @@
+"""The outbox sender against the sandbox: delivery within Telegram's limits, waiting when told,
+giving up on blocked chats, backing off on network trouble, and losing nothing in a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram import Bot
+from aiogram.client.telegram import TelegramAPIServer
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from bots.sender import OutboxSender
+from core.config import OutboxSettings
+from core.db import Database
+from core.events import Notice, record_event
+from core.models import OutboxMessage, UnreachableChat
+from core.outbox import mark_reachable
+from tests.clock import ManualClock
+from tests.webhooks.sandbox.conftest import PlainHttpSession, serve_sandbox
+from webhooks.sandbox import SANDBOX_PATH, SandboxLimits, SandboxState
+
+TOKEN = "111111:customer-sandbox"
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    at: float
+
+
+@dataclass
+class Telegram:
+    state: SandboxState
+    server: TestServer
+    accepted: list[Sent] = field(default_factory=list)
+    refused: int = 0
+    bots: list[Bot] = field(default_factory=list)
+
+    def bot(self, base: str | None = None) -> Bot:
+        base = base or str(self.server.make_url(SANDBOX_PATH))
+        bot = Bot(TOKEN, session=PlainHttpSession(api=TelegramAPIServer.from_base(base)))
+        self.bots.append(bot)
+        return bot
+
+    def users(self, count: int) -> list[int]:
+        """Users who wrote to the bot, so it may write back."""
+        bot = self.state.bot_named("brigadier_customer_bot")
+        ids = []
+        for number in range(count):
+            user = self.state.add_user(first_name=f"User {number}")
+            self.state.chat(bot, user).started = True
+            ids.append(user.id)
+        return ids
+
+    def texts(self, chat_id: int) -> list[str]:
+        bot = self.state.bot_named("brigadier_customer_bot")
+        chat = self.state.chats[(bot.id, chat_id)]
+        return [m.text for m in chat.messages.values() if m.from_bot and m.text]
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[Telegram]:
+    state = SandboxState()
+    state.add_bot(TOKEN, "brigadier_customer_bot")
+    server = await serve_sandbox(state)
+    recorder = Telegram(state, server)
+    check = state.check_send_rate
+
+    def recording(bot, chat_id):  # timestamps of what the sandbox accepted, as Telegram sees them
+        try:
+            check(bot, chat_id)
+        except Exception:
+            recorder.refused += 1
+            raise
+        recorder.accepted.append(Sent(chat_id, time.monotonic()))
+
+    state.check_send_rate = recording
+    try:
+        yield recorder
+    finally:
+        for bot in recorder.bots:
+            await bot.session.close()
+        await server.close()
+
+
+async def queue(db: Database, chats: list[int], per_chat: int, language: str = "en") -> None:
+    """``per_chat`` status notices to each chat, numbered 1, 2, ... in creation order."""
+    async with db.transaction() as tx:
+        number = 0
+        for _round in range(per_chat):
+            for chat_id in chats:
+                number += 1
+                notice = Notice("customer", chat_id, language, "notice.order_status",
+                                {"number": number, "status": "ok"})
+                await record_event(tx, kind="test", notices=[notice])
+
+
+async def states(db: Database) -> Counter[str]:
+    async with db.transaction() as tx:
+        return Counter(await tx.scalars(select(OutboxMessage.state)))
+
+
+def settings(per_chat: float = 4.0, overall: float = 20.0, attempts: int = 12) -> OutboxSettings:
+    return OutboxSettings(per_chat_per_second=per_chat, global_per_second=overall,
+                          max_attempts=attempts, poll_seconds=0.02)
+
+
+async def drain_until_done(sender: OutboxSender, db: Database, seconds: float = 20.0) -> None:
+    task = asyncio.create_task(sender.run())
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            pending = await states(db)
+            if not pending["pending"] and not pending["sending"]:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"outbox not drained: {await states(db)}")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def most_in_any_second(times: list[float]) -> int:
+    times = sorted(times)
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def test_delivers_every_message_within_both_limits(fresh_db: Database, telegram: Telegram):
+    telegram.state.limits = SandboxLimits(per_chat_per_second=4, per_chat_burst=1,
+                                          global_per_second=20, global_burst=2)
+    chats = telegram.users(8)
+    await queue(fresh_db, chats, per_chat=5, language="uk")
+    sender = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings())
+
+    await drain_until_done(sender, fresh_db)
+
+    assert await states(fresh_db) == {"sent": 40}
+    assert telegram.refused == 0
+    assert most_in_any_second([s.at for s in telegram.accepted]) <= 20
+    for chat_id in chats:
+        times = [s.at for s in telegram.accepted if s.chat_id == chat_id]
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 0.25 * 0.95
+        numbers = [int(text.split("№")[1].split(":")[0]) for text in telegram.texts(chat_id)]
+        assert numbers == sorted(numbers) and len(numbers) == 5  # in order, each once
+    assert telegram.texts(chats[0])[0] == "Замовлення №1: ok."
+
+
+async def test_too_many_requests_waits_as_told_then_delivers(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits(per_chat_per_second=1, per_chat_burst=1)
+    [chat] = telegram.users(1)
+    await queue(fresh_db, [chat], per_chat=2)
+    # This sender believes in ten a second per chat: Telegram disagrees.
+    sender = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings(per_chat=10))
+
+    await drain_until_done(sender, fresh_db)
+
+    assert telegram.refused >= 1
+    assert await states(fresh_db) == {"sent": 2}
+    assert telegram.texts(chat) == ["Order №1: ok.", "Order №2: ok."]
+
+
+async def test_blocked_chat_becomes_unreachable_and_is_skipped(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits.off()
+    blocked, reachable = telegram.users(2)
+    bot_state = telegram.state.bot_named("brigadier_customer_bot")
+    telegram.state.set_blocked(bot_state, telegram.state.users[blocked], blocked=True)
+    await queue(fresh_db, [blocked, reachable], per_chat=3)
+    sender = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings())
+
+    await drain_until_done(sender, fresh_db)
+
+    assert await states(fresh_db) == {"sent": 3, "unreachable": 3}
+    assert len(telegram.texts(reachable)) == 3 and telegram.texts(blocked) == []
+    async with fresh_db.transaction() as tx:
+        assert await tx.get(UnreachableChat, ("customer", blocked)) is not None
+
+    # Later messages to the blocked chat are skipped without asking Telegram...
+    tries = telegram.refused
+    await queue(fresh_db, [blocked], per_chat=1)
+    await drain_until_done(sender, fresh_db)
+    assert (await states(fresh_db))["unreachable"] == 4 and telegram.refused == tries
+    # ...until the person writes to the bot again.
+    telegram.state.set_blocked(bot_state, telegram.state.users[blocked], blocked=False)
+    assert await mark_reachable(fresh_db, bot="customer", chat_id=blocked)
+    await queue(fresh_db, [blocked], per_chat=1)
+    await drain_until_done(sender, fresh_db)
+    assert telegram.texts(blocked) == ["Order №1: ok."]
+
+
+async def test_network_errors_back_off_then_fail(fresh_db: Database, telegram: Telegram):
+    [chat] = telegram.users(1)
+    await queue(fresh_db, [chat], per_chat=1)
+    clock = ManualClock(datetime.now(UTC))
+    nowhere = telegram.bot("http://127.0.0.1:9/sandbox")
+    sender = OutboxSender(lambda: fresh_db, {"customer": nowhere}, settings(attempts=2),
+                          clock=clock)
+
+    await sender.drain()
+    async with fresh_db.transaction() as tx:
+        row = await tx.scalar(select(OutboxMessage))
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=1)
+    assert "Cannot connect" in row.last_error
+
+    await sender.drain()  # not due yet: nothing is tried
+    clock.advance(seconds=1)
+    await sender.drain()
+    async with fresh_db.transaction() as tx:
+        row = await tx.scalar(select(OutboxMessage))
+    assert (row.state, row.attempts) == ("failed", 2)
+
+
+async def test_killed_mid_drain_a_restart_delivers_the_rest_at_least_once(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits.off()
+    chats = telegram.users(30)
+    await queue(fresh_db, chats, per_chat=1)
+    first = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings(overall=10),
+                         lease=timedelta(seconds=0.5))
+    task = asyncio.create_task(first.run())
+    while len(telegram.accepted) < 8:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    task.cancel()  # killed: some rows claimed and not sent
+    await asyncio.gather(task, return_exceptions=True)
+    left = await states(fresh_db)
+    assert left["sent"] < 30 and left["sending"] > 0
+
+    second = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings(overall=50))
+    await drain_until_done(second, fresh_db)
+
+    assert await states(fresh_db) == {"sent": 30}
+    for chat_id in chats:
+        assert len(telegram.texts(chat_id)) >= 1  # at least once: one sent twice is allowed
+
+
+async def test_two_senders_never_send_one_row_twice(fresh_db: Database, telegram: Telegram):
+    telegram.state.limits = SandboxLimits.off()
+    chats = telegram.users(40)
+    await queue(fresh_db, chats, per_chat=3)
+    senders = [
+        OutboxSender(lambda: fresh_db, {"customer": telegram.bot()},
+                     settings(per_chat=50, overall=100))
+        for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(sender.run()) for sender in senders]
+    try:
+        deadline = time.monotonic() + 20
+        while (await states(fresh_db))["sent"] < 120 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert await states(fresh_db) == {"sent": 120}
+    assert all(sender.sent > 0 for sender in senders)  # both did part of the work
+    for chat_id in chats:
+        texts = telegram.texts(chat_id)
+        assert len(texts) == len(set(texts)) == 3

@@ -1,0 +1,250 @@
+"""The worker bot over HTTP through the sandbox: joining, schedule, offers, the job to payment,
+intake with the customer's consent, water delivery, late starts and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from core.db import Database
+from core.extras import approve_change
+from core.models import Client, DialogState, OrderChange, Unit, Worker
+from core.orders import get_order
+from tests.bots.conftest import eventually
+from tests.bots.flows import tap
+from tests.bots.worker_flows import WorkerApp, worker_app
+from tests.company import NOW
+
+PHOTO = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+async def app(fresh_db: Database) -> AsyncIterator[WorkerApp]:
+    async for running in worker_app(fresh_db, workers__check_seconds="0.05"):
+        yield running
+
+
+async def status_of(app: WorkerApp, order_id: int) -> str:
+    return (await get_order(app.db, order_id=order_id)).status
+
+
+async def test_job_from_invite_to_earnings(app: WorkerApp):
+    ivan, petro = await app.worker(0, "Ivan"), await app.worker(1, "Petro")
+    customer = await app.linked_customer()
+
+    # Schedule: a Saturday shift is added; an overlap names both intervals.
+    await tap(ivan, "⏰ Schedule")
+    await ivan.wait_for("Your working hours")
+    await tap(ivan, "➕ Weekly hours")
+    await tap(ivan, "Sat")
+    await ivan.send("9-14")
+    await ivan.wait_for("Sat 09:00–14:00")
+    await tap(ivan, "➕ Weekly hours")
+    await tap(ivan, "Mon")
+    await ivan.send("10-12")
+    refused = await ivan.wait_for("overlaps")
+    assert "Mon 10:00–12:00" in refused["text"] and "Mon 09:00–18:00" in refused["text"]
+
+    # The offer reaches the best worker; declining passes it to the next one.
+    order_id = await app.book()
+    offer = await ivan.wait_for("New job №10001")
+    assert "km from the previous job" in offer["text"]
+    await tap(ivan, "❌ Decline")
+    await ivan.wait_for("You declined job №10001")
+    await petro.wait_for("New job №10001")
+    await tap(petro, "✅ Accept")
+    await petro.wait_for("Job №10001 is yours")
+    assert await status_of(app, order_id) == "accepted"
+
+    # The day of the job: on the way (the customer hears it), start, an extra approved.
+    app.clock.set(NOW + timedelta(days=1, hours=2, minutes=50))
+    await tap(petro, "🚗 On the way")
+    await customer.wait_for("the worker is on the way")
+    await tap(petro, "▶️ Start")
+    await petro.wait_for("in progress")
+    await tap(petro, "➕ Extra work")
+    await tap(petro, "Cleaning — 1,500 UAH")
+    await petro.wait_for("How many")
+    await petro.send("1")
+    await petro.wait_for("waits for a manager's approval")
+    async with app.db.transaction() as tx:
+        change_id = await tx.scalar(select(OrderChange.id))
+    await approve_change(app.db, change_id=change_id, user_id=app.manager_id, now=app.clock.now())
+    await customer.wait_for("The new total is 3,000")
+    await petro.wait_for("extra work added")
+
+    # Completing asks core first, which refuses without a payment method.
+    await petro.send("/menu")
+    await tap(petro, "📋 Today")
+    await tap(petro, "№10001 10:00")
+    await tap(petro, "🏁 Complete")
+    await petro.wait_for("payment method not recorded")
+    assert await status_of(app, order_id) == "in_progress"
+    await tap(petro, "💵 Cash")
+    await tap(petro, "The full amount")
+    await petro.wait_for("Tips")
+    await petro.send("100")
+    await tap(petro, "None")
+    await petro.wait_for("Job completed")
+    order = await get_order(app.db, order_id=order_id)
+    assert (order.status, order.payment_method, order.total) == ("completed", "cash", 300000)
+
+    await petro.send("/menu")
+    await tap(petro, "💰 Earnings")
+    earnings = await petro.wait_for("Your earnings")
+    assert "№10001" in earnings["text"] and "This week: 1,300 UAH" in earnings["text"]
+
+
+async def test_intake_waits_for_the_customers_consent(app: WorkerApp):
+    ivan = await app.worker(0)
+    customer = await app.linked_customer()
+    service_id = await app.service("dry_cleaning", "pickup_delivery")
+    order_id = await app.book(service_id)
+    await ivan.wait_for("New job")
+    await tap(ivan, "✅ Accept")
+    await tap(ivan, "🚗 On the way")
+    await tap(ivan, "📦 Items picked up")
+    card = await ivan.wait_for("picked up")
+    assert "📝 Finish inspection" not in str(card["reply_markup"])  # nothing recorded yet
+    await tap(ivan, "➕ Add item")
+    await ivan.send("Blue wool coat")
+    await ivan.wait_for("defects")
+    await ivan.send("stain on the left sleeve")
+    await ivan.wait_for("send photos")
+    await ivan.send("here it is")  # text where a photo is expected
+    await ivan.wait_for("Please send a photo")
+    await ivan.send_photo(PHOTO)
+    await ivan.wait_for("Photo saved (1)")
+    await tap(ivan, "✅ Done")
+    await tap(ivan, "📝 Finish inspection")
+    await ivan.wait_for("asked to agree")
+    assert await status_of(app, order_id) == "inspected"
+    question = await customer.wait_for("Blue wool coat — stain on the left sleeve")
+    assert "Do you agree" in question["text"]
+    await tap(customer, "✅ I agree")
+    await customer.wait_for("goes to work")
+    await ivan.wait_for("the customer agreed")
+    assert await status_of(app, order_id) == "in_production"
+    photos = list((app.config.path.parent / app.config.workers.photo_folder).glob(
+        f"order-{order_id}/*.jpg"))
+    assert photos and photos[0].read_bytes() == PHOTO
+    for photo in photos:
+        photo.unlink()
+
+
+async def test_driver_delivers_bottles_and_reports_a_breakdown(app: WorkerApp):
+    ivan = await app.worker(0)
+    async with app.db.transaction() as tx:  # one driver today
+        await tx.execute(update(Worker).where(Worker.id == app.company.worker_ids[1])
+                         .values(active=False))
+    water = await app.service("water", "delivery", Unit.BOTTLE)
+    first = await app.book(water, hour=10, quantity=2)
+    await ivan.wait_for("New job №10001")
+    await tap(ivan, "✅ Accept")
+    await ivan.wait_for("is yours")
+    second = await app.book(water, hour=13)
+    await ivan.wait_for("New job №10002")
+    await tap(ivan, "✅ Accept")
+    await ivan.wait_for("is yours")
+    app.clock.set(NOW + timedelta(days=1, hours=2))
+    await ivan.send("/menu")
+    await tap(ivan, "🚚 My route")
+    route = await ivan.wait_for("Your route today")
+    assert route["text"].index("№10001") < route["text"].index("№10002")
+    await tap(ivan, "№10001")
+    await tap(ivan, "🚗 On the way")
+    await tap(ivan, "🚚 Delivered")
+    await ivan.send("2")
+    await ivan.send("1")
+    await tap(ivan, "💵 Cash")
+    await ivan.wait_for("The client now holds 1 bottles")
+    async with app.db.transaction() as tx:
+        assert (await tx.get(Client, app.company.client_id)).bottles == 1
+    assert await status_of(app, first) == "delivered"
+    await ivan.send("/menu")
+    await tap(ivan, "🚚 My route")
+    await tap(ivan, "🛠 Break")
+    await ivan.send("flat tyre")
+    await ivan.wait_for("remaining orders: 10002")
+    order = await get_order(app.db, order_id=second)
+    assert (order.status, order.worker_id) == ("confirmed", None)
+
+
+async def test_late_start_is_told_once(app: WorkerApp):
+    ivan = await app.worker(0)
+    await app.book()
+    await ivan.wait_for("New job")
+    await tap(ivan, "✅ Accept")
+    await ivan.wait_for("is yours")
+    app.clock.set(NOW + timedelta(days=1, hours=3, minutes=20))  # 10:20, grace 15 min
+    await ivan.wait_for("was due to start at 10:00", timeout=10)
+    app.clock.advance(minutes=30)
+    await ivan.send("/menu")
+    await ivan.wait_for("What would you like")
+    messages = await ivan.messages()
+    assert sum("was due to start" in (m.get("text") or "") for m in messages) == 1
+
+
+async def test_bad_input_changes_nothing(app: WorkerApp):
+    stranger = await app.customer("Stranger", language_code="en")
+    stranger.bot_username = "brigadier_worker_bot"
+    await stranger.send("hello")
+    await stranger.wait_for("for our staff only")
+    await stranger.send("/start not-a-real-token")
+    await stranger.wait_for("invite link is not valid")
+    async with app.db.transaction() as tx:
+        assert await tx.scalar(select(func.count()).select_from(DialogState).where(
+            DialogState.key.contains(str(stranger.user_id)))) == 0
+
+    ivan = await app.worker(0)
+    order_id = await app.book()
+    offer = await ivan.wait_for("New job")
+    accept = offer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    await tap(ivan, "✅ Accept")
+    await ivan.wait_for("is yours")
+    # A second tap on the same Accept: a clear answer, nothing changes.
+    await ivan._mark()
+    await ivan._request("POST", f"{ivan._chat_path}/callback",
+                        {"message_id": offer["message_id"], "data": accept})
+    await ivan.wait_for("already accepted job №10001")
+    assert await status_of(app, order_id) == "accepted"
+
+    # A photo where text is expected keeps the step.
+    await tap(ivan, "🚗 On the way")
+    await tap(ivan, "▶️ Start")
+    await tap(ivan, "⏸ Pause")
+    await ivan.wait_for("Why are you pausing")
+    await ivan.send_photo(PHOTO)
+    await ivan.wait_for("answer with a text message")
+    assert await status_of(app, order_id) == "in_progress"
+    await ivan.send("waiting for the customer")
+    await ivan.wait_for("paused")
+
+    # A stale button from yesterday: an offer for a job passed on to someone else.
+    petro = await app.worker(1, "Petro")
+    second = await app.book(hour=14)
+    offer = await eventually(lambda: _offer_for(ivan, petro, "10002"))
+    declined_by, other = (ivan, petro) if offer[0] is ivan else (petro, ivan)
+    stale = offer[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    await tap(declined_by, "❌ Decline")
+    await other.wait_for("New job №10002")
+    await declined_by._mark()
+    await declined_by._request("POST", f"{declined_by._chat_path}/callback",
+                               {"message_id": offer[1]["message_id"], "data": stale})
+    await declined_by.wait_for("no longer offered to you")
+    order = await get_order(app.db, order_id=second)
+    assert order.status == "assigned" and order.worker_id != offer[2]
+
+
+async def _offer_for(ivan, petro, number):
+    for user, worker_index in ((ivan, 0), (petro, 1)):
+        for message in await user.messages():
+            if f"New job №{number}" in (message.get("text") or ""):
+                return user, message, worker_index + 1
+    return None

@@ -1,0 +1,93 @@
+"""The panel in real Chromium: log in, a Binotel call pops the card, repeat the last order."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from core.booking import book_visit
+from core.geo import Point
+from core.models import Channel, Client, Order
+from tests.clock import ManualClock
+from tests.company import CENTRE, NOW, RULES, kyiv, small_company
+from tests.webhooks.panel.conftest import PASSWORD, add_user, panel_config, serving
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+BINOTEL_SECRET = "binotel-test-secret"
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[object]:
+    if not shutil.which(CHROMIUM):
+        reason = f"{CHROMIUM} is missing (apt-get install chromium, or make system-packages)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true needs the browser tests")
+        pytest.skip(reason)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def test_an_operator_repeats_the_callers_last_order_from_the_popup(fresh_db, chromium):
+    company = await small_company(fresh_db, workers=2)
+    await add_user(fresh_db, "olha", extension="101")
+    async with fresh_db.transaction() as tx:
+        (await tx.get(Client, company.client_id)).name = "Olena <Kovalenko>"
+    await book_visit(
+        fresh_db, client_id=company.client_id, service_id=company.service_id,
+        start=kyiv(NOW.date(), 10), now=NOW, rules=RULES, channel=Channel.TELEGRAM,
+        point=Point(*CENTRE), address_text="Volodymyrska 10",
+    )
+    config = panel_config(BRIGADIER__SECRETS__BINOTEL_SECRET=BINOTEL_SECRET)
+    async with serving(fresh_db, clock=ManualClock(NOW), config=config) as server:
+        page = await chromium.new_page()
+        try:
+            await page.goto(str(server.make_url("/panel/login")))
+            await page.fill("input[name=login]", "olha")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector('#popups[data-live="on"]', state="attached")
+
+            async with aiohttp.ClientSession() as pbx:
+                answer = await pbx.post(server.make_url(f"/pbx/binotel/{BINOTEL_SECRET}"), data={
+                    "requestType": "receivedTheCall", "generalCallID": "bt-1001",
+                    "externalNumber": "0671234567", "internalNumber": "101",
+                    "pbxNumber": "0443334455", "callType": "0",
+                })
+                assert answer.status == 200, await answer.text()
+
+            popup = page.locator(".popup")
+            await popup.wait_for()
+            assert "Olena <Kovalenko>" in await popup.locator(".client-name").inner_text()
+            await popup.locator("[data-action=repeat]").click()  # the first click
+            await page.click("#confirm-repeat")  # the second
+            await page.wait_for_selector("#order-status")
+            flash = await page.locator(".flash").inner_text()
+            assert re.search(r"Order №\d+ is booked for", flash)
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / f"panel-repeat-{fresh_db.dialect}.png"))
+            raise
+        finally:
+            await page.close()
+    async with fresh_db.transaction() as tx:
+        orders = await tx.scalar(select(func.count()).select_from(Order).where(
+            Order.client_id == company.client_id, Order.channel == Channel.PHONE))
+    assert orders == 1

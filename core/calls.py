@@ -25,12 +25,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from core.clients import client_by_phone
 from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
-from core.models import Call, CallbackTask, Client, Role, User, Zone
+from core.models import Address, Call, CallbackTask, Client, ClientPhone, Role, User, Zone
 from core.phones import normalise_phone
 
 PROVIDER_CALL_ID_LENGTH = 128
@@ -163,9 +164,19 @@ async def record_call_event(db: Database, *, event: CallEvent, region: str) -> C
         call, created = await _locked_call(tx, event, sent or _raw(event.caller))
         number = sent if created else _e164(call.caller, region)  # the first event's caller holds
         if created and number:
-            found = await client_by_phone(tx, number)
-            call.client_id = found.id if found else None
-        client = await tx.get(Client, call.client_id) if call.client_id else None
+            call.client_id = await tx.scalar(
+                select(ClientPhone.client_id).where(ClientPhone.e164 == number)
+            )
+        # Only the name is needed on this hot path: skip loading phones and addresses.
+        client = (
+            await tx.get(
+                Client,
+                call.client_id,
+                options=[raiseload(Client.phones), raiseload(Client.addresses)],
+            )
+            if call.client_id
+            else None
+        )
         was_answered = call.answered_at is not None
         kinds = _advance(call, event, created)
         if kinds and kinds[-1] == "call.ended" and _missed(call):
@@ -261,7 +272,8 @@ def _check(event: CallEvent) -> None:
         raise refuse("provider", event.provider, "1 to 32 characters")
     if not event.provider_call_id.strip() or len(event.provider_call_id) > PROVIDER_CALL_ID_LENGTH:
         raise refuse(
-            "provider_call_id", event.provider_call_id,
+            "provider_call_id",
+            event.provider_call_id,
             f"1 to {PROVIDER_CALL_ID_LENGTH} characters",
         )
     if event.at.tzinfo is None:
@@ -307,17 +319,19 @@ async def _locked_call(tx: AsyncSession, event: CallEvent, caller: str) -> tuple
             created_at=event.at,
         )
         .on_conflict_do_nothing(index_elements=["provider", "provider_call_id"])
-        .returning(Call.id)
+        .returning(Call)
     )
-    new_id = await tx.scalar(statement)
+    inserted = await tx.scalar(statement, execution_options={"populate_existing": True})
+    if inserted is not None:
+        return inserted, True  # our own insert holds the row's lock until commit
     call = await tx.scalar(
         select(Call)
         .where(Call.provider == event.provider, Call.provider_call_id == event.provider_call_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    assert call is not None  # inserted above or already there
-    return call, new_id is not None
+    assert call is not None  # the insert found it there
+    return call, False
 
 
 def _advance(call: Call, event: CallEvent, created: bool) -> list[str]:
@@ -406,12 +420,17 @@ async def _open_task_id(tx: AsyncSession, phone: str) -> int | None:
 
 async def _responsible_operator(tx: AsyncSession, client: Client | None) -> int | None:
     """The operator of the zone of the client's first address; None leaves it to anyone."""
-    if client is None or not client.addresses or client.addresses[0].zone_id is None:
+    if client is None:
+        return None
+    zone_id = await tx.scalar(
+        select(Address.zone_id).where(Address.client_id == client.id).order_by(Address.id).limit(1)
+    )
+    if zone_id is None:
         return None
     return await tx.scalar(
         select(User.id)
         .join(Zone, Zone.responsible_user_id == User.id)
-        .where(Zone.id == client.addresses[0].zone_id, User.active.is_(True))
+        .where(Zone.id == zone_id, User.active.is_(True))
     )
 
 

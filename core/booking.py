@@ -312,7 +312,10 @@ async def _choose_worker(
         return candidates[0]
     for candidate in candidates:
         # Serialise bookings per worker, then re-read their day: another booking may have
-        # committed between our first read and the lock.
+        # committed between our first read and the lock. The lock is taken in a savepoint so
+        # that a worker who turned out busy is let go at once: holding it while waiting for
+        # the next candidate's lock is how two bookings deadlock.
+        savepoint = await tx.begin_nested()
         await tx.execute(
             select(Worker.id).where(Worker.id == candidate.worker_id).with_for_update()
         )
@@ -321,7 +324,9 @@ async def _choose_worker(
         )
         still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
         if still:
+            await savepoint.commit()
             return still[0]
+        await savepoint.rollback()
     raise _NoWorkerFree
 
 

@@ -179,3 +179,33 @@ async def test_database_itself_refuses_overlapping_jobs_of_one_worker(fresh_db):
             window_start=kyiv(TUESDAY, 11), window_end=kyiv(TUESDAY, 11),
         ))
     assert await count(fresh_db, Order) == 2
+
+
+async def test_concurrent_bookings_over_several_workers_fill_them_without_deadlock(fresh_db):
+    """Each caller prefers a different worker (the nearest), so a lock held on a busy worker
+    while waiting for the next one would deadlock; every worker must end up booked once."""
+    from core.models import Worker
+
+    company = await small_company(fresh_db, workers=4)
+    homes = [(50.42, 30.45), (50.42, 30.65), (50.50, 30.45), (50.50, 30.65)]
+    async with fresh_db.transaction() as tx:
+        for worker_id, (lat, lon) in zip(company.worker_ids, homes, strict=True):
+            worker = await tx.get(Worker, worker_id)
+            worker.home_lat, worker.home_lon = lat, lon
+    clients = [
+        await register_client(fresh_db, phone=f"+38050{n:07d}", region="UA") for n in range(80)
+    ]
+
+    async def attempt(n: int, client_id: int):
+        lat, lon = homes[n % 4]
+        try:
+            return await book_visit(fresh_db, client_id=client_id, service_id=company.service_id,
+                                    start=kyiv(TUESDAY, 12), now=NOW, rules=RULES,
+                                    channel=Channel.TELEGRAM, point=Point(lat, lon))
+        except SlotTaken as taken:
+            return taken
+
+    results = await asyncio.gather(*(attempt(n, c.id) for n, c in enumerate(clients)))
+    booked = [r for r in results if not isinstance(r, SlotTaken)]
+    assert sorted(b.order.worker_id for b in booked) == sorted(company.worker_ids)
+    assert sum(isinstance(r, SlotTaken) for r in results) == 76

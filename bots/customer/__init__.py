@@ -18,8 +18,8 @@ def build_dispatcher(
     """The customer bot's dispatcher; the runtime adds ``db`` before the first update."""
     from bots.customer import (
         bonuses,
-        consent,
         booking,
+        consent,
         errors,
         fallback,
         orders,

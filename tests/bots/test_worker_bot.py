@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from core.db import Database
 from core.extras import approve_change
-from core.models import Client, DialogState, OrderChange, Unit, Worker
+from core.models import Client, DialogState, OrderChange, OrderPhoto, Unit, Worker
 from core.orders import get_order
 from tests.bots.conftest import eventually
 from tests.bots.flows import tap
@@ -25,9 +25,15 @@ PHOTO = bytes.fromhex(
 
 
 @pytest.fixture
-async def app(fresh_db: Database) -> AsyncIterator[WorkerApp]:
-    async for running in worker_app(fresh_db, workers__check_seconds="0.05"):
+async def app(fresh_db: Database, tmp_path) -> AsyncIterator[WorkerApp]:
+    async for running in worker_app(fresh_db, workers__check_seconds="0.05",
+                                    workers__photo_folder=f'"{tmp_path}"'):
         yield running
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 async def status_of(app: WorkerApp, order_id: int) -> str:
@@ -131,11 +137,10 @@ async def test_intake_waits_for_the_customers_consent(app: WorkerApp):
     await customer.wait_for("goes to work")
     await ivan.wait_for("the customer agreed")
     assert await status_of(app, order_id) == "in_production"
-    photos = list((app.config.path.parent / app.config.workers.photo_folder).glob(
-        f"order-{order_id}/*.jpg"))
-    assert photos and photos[0].read_bytes() == PHOTO
-    for photo in photos:
-        photo.unlink()
+    async with app.db.transaction() as tx:
+        kept = await tx.scalar(select(OrderPhoto.path).where(OrderPhoto.order_id == order_id))
+    assert kept.startswith(app.config.workers.photo_folder)
+    assert _read(kept) == PHOTO
 
 
 async def test_driver_delivers_bottles_and_reports_a_breakdown(app: WorkerApp):

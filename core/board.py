@@ -108,9 +108,9 @@ async def day_board(db: Database, *, day: date, zone_id: int | None, tz: ZoneInf
             for z in await tx.scalars(select(Zone).order_by(Zone.name, Zone.id))
         )
         worker_ids = {s.worker_id for s in shifts} | {o.worker_id for o in orders if o.worker_id}
-        names = dict((await tx.execute(
+        names: dict[int, str] = dict((await tx.execute(
             select(Worker.id, Worker.name).where(Worker.id.in_(worker_ids))
-        )).tuples().all())
+        )).all())
 
     def moment(minute: int) -> datetime:
         return from_epoch_minutes(midnight + minute, tz)
@@ -135,11 +135,11 @@ async def day_board(db: Database, *, day: date, zone_id: int | None, tz: ZoneInf
             shifts=tuple((moment(s.start), moment(s.end)) for s in mine),
             jobs=tuple(by_worker.get(worker_id, [])),
         ))
-    first, last = _hours(rows, in_zone, tz)
+    unplaced = tuple(j for j in in_zone if j.worker_id is None)
+    first, last = _hours(rows, unplaced, day, tz)
     return DayBoard(
         day=day, zone_id=zone_id, zones=zones, rows=tuple(rows),
-        unplaced=tuple(j for j in in_zone if j.worker_id is None), first_hour=first,
-        last_hour=last,
+        unplaced=unplaced, first_hour=first, last_hour=last,
     )
 
 
@@ -156,14 +156,14 @@ class _Details:
 
 async def _details(tx: AsyncSession, order_ids: Sequence[int]) -> dict[int, _Details]:
     rows = list(await tx.scalars(select(Order).where(Order.id.in_(order_ids))))
-    clients = dict((await tx.execute(
+    clients: dict[int, str] = dict((await tx.execute(
         select(Client.id, Client.name).where(Client.id.in_({o.client_id for o in rows}))
-    )).tuples().all())
-    addresses = dict((await tx.execute(
+    )).all())
+    addresses: dict[int, str] = dict((await tx.execute(
         select(Address.id, Address.text).where(
             Address.id.in_({o.address_id for o in rows if o.address_id})
         )
-    )).tuples().all())
+    )).all())
     services = {
         s.id: dict(s.names) for s in await tx.scalars(select(Service).where(
             Service.id.in_({line.service_id for o in rows for line in o.lines})
@@ -191,18 +191,18 @@ def _job(order: DayOrder, details: _Details) -> BoardJob:
     )
 
 
-def _hours(rows: Sequence[BoardRow], jobs: Sequence[BoardJob], tz: ZoneInfo) -> tuple[int, int]:
-    starts = [s for row in rows for s, _ in row.shifts] + [j.starts_at for j in jobs]
-    starts += [j.starts_at for row in rows for j in row.jobs]
-    ends = [e for row in rows for _, e in row.shifts] + [j.ends_at for j in jobs]
-    ends += [j.ends_at for row in rows for j in row.jobs]
-    if not starts:
+def _hours(
+    rows: Sequence[BoardRow], unplaced: Sequence[BoardJob], day: date, tz: ZoneInfo
+) -> tuple[int, int]:
+    """Whole local hours covering every shift and job, and at least the usual working day."""
+    jobs = [*unplaced, *(job for row in rows for job in row.jobs)]
+    spans = [*(shift for row in rows for shift in row.shifts),
+             *((job.starts_at, job.ends_at) for job in jobs)]
+    if not spans:
         return DEFAULT_HOURS
-    first = min(s.astimezone(tz).hour for s in starts)
-    latest = max(ends).astimezone(tz)
-    last = latest.hour + (1 if latest.minute or latest.second else 0)
-    if max(ends).astimezone(tz).date() > min(starts).astimezone(tz).date():
-        last = 24
+    first = min(start.astimezone(tz).hour for start, _ in spans)
+    latest = max(end for _, end in spans).astimezone(tz)
+    last = 24 if latest.date() > day else latest.hour + (1 if latest.minute else 0)
     return min(first, DEFAULT_HOURS[0]), max(last, DEFAULT_HOURS[1])
 
 
@@ -355,6 +355,9 @@ async def reassign_order(
                 error = TransitionRefused if key == "board.under_way" else Conflict
                 raise error(key, **params)
             old_worker, old_start = order.worker_id, order.starts_at
+            if worker_id == old_worker and (start is None or start == old_start):
+                return Reassigned(order.id, order.number, worker_id, old_worker, old_start,
+                                  order.status)
             _move(order, worker_id, start or order.starts_at, actor, now)
             await tx.flush()
             await _tell(tx, order, old_worker, old_start, actor, rules.tz)

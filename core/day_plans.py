@@ -9,8 +9,10 @@ orders changed in between. A proposal is taken once: applying it again asks to p
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ from sqlalchemy import delete, select
 from core.db import Database
 from core.dispatch import AppliedPlan, apply_plan
 from core.errors import NotFound
+from core.geo import Point
 from core.models import DayPlanProposal
 from core.routes import (
     DayPlan,
@@ -31,10 +34,21 @@ from core.routes import (
     Solution,
     Unplaced,
     WorkerRoute,
+    _load_day,
     plan_day,
 )
+from core.shifts import epoch_minutes
 
 KEPT_FOR = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class RouteTotals:
+    """A worker's day as it stands: jobs in start order, from home and back."""
+
+    travel_minutes: int
+    km: float
+    idle_minutes: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,8 @@ class Proposal:
     user_id: int
     plan: DayPlan
     expires_at: datetime
+    current: Mapping[int, RouteTotals]
+    """Each planned worker's totals before the plan, to compare with the plan's."""
 
 
 async def propose_day(
@@ -58,13 +74,16 @@ async def propose_day(
     """Plan the day (nothing assigned yet) and keep the plan for the dispatcher to apply."""
     plan = await plan_day(db, day=day, zone_id=zone_id, options=options or PlanOptions(),
                           rules=rules, now=now)
+    current = await current_totals(db, day=day, rules=rules,
+                                   workers=[r.worker_id for r in plan.routes])
     token = secrets.token_urlsafe(24)
     expires_at = now + KEPT_FOR
     async with db.transaction() as tx:
         await tx.execute(delete(DayPlanProposal).where(DayPlanProposal.expires_at < now))
         tx.add(DayPlanProposal(token=token, user_id=user_id, day=day, zone_id=zone_id,
-                               plan=dump_plan(plan), created_at=now, expires_at=expires_at))
-    return Proposal(token, user_id, plan, expires_at)
+                               plan=_dump_proposal(plan, current), created_at=now,
+                               expires_at=expires_at))
+    return Proposal(token, user_id, plan, expires_at, current)
 
 
 async def get_proposal(db: Database, *, token: str, user_id: int, now: datetime) -> Proposal:
@@ -76,7 +95,8 @@ async def get_proposal(db: Database, *, token: str, user_id: int, now: datetime)
         ))
         if row is None:
             raise NotFound("route.proposal_gone")
-        return Proposal(row.token, row.user_id, load_plan(row.plan), row.expires_at)
+        current = {int(w): RouteTotals(*totals) for w, totals in row.plan["current"].items()}
+        return Proposal(row.token, row.user_id, load_plan(row.plan), row.expires_at, current)
 
 
 async def apply_proposal(
@@ -94,6 +114,49 @@ async def apply_proposal(
         plan = load_plan(row.plan)
         await tx.delete(row)
     return await apply_plan(db, plan=plan, planner=planner, now=now)
+
+
+async def current_totals(
+    db: Database, *, day: date, rules: RouteRules, workers: Sequence[int]
+) -> dict[int, RouteTotals]:
+    """Travel, kilometres and waiting between jobs of each worker's day as it stands."""
+    tz = rules.tz
+    midnight = epoch_minutes(datetime.combine(day, datetime.min.time(), tzinfo=tz))
+    async with db.transaction() as tx:
+        orders, _, shifts, _ = await _load_day(tx, day, tz, midnight)
+    homes = {s.worker_id: s.home for s in shifts}
+    days = {w: sorted((o for o in orders if o.worker_id == w and o.point is not None),
+                      key=lambda o: o.start) for w in workers}
+    points: list[Point] = []
+    paths: dict[int, list[int]] = {}
+    for worker_id, jobs in days.items():
+        home = homes.get(worker_id)
+        stops = [o.point for o in jobs if o.point is not None]
+        route = [home, *stops, home] if home is not None and stops else stops
+        paths[worker_id] = list(range(len(points), len(points) + len(route)))
+        points.extend(route)
+    # Outside the transaction: the matrix may come from a travel-time service.
+    matrix = await rules.travel.matrix(points) if points else None
+    totals = {}
+    for worker_id, path in paths.items():
+        legs = list(pairwise(path))
+        seconds = sum(int(matrix.seconds[a, b]) for a, b in legs) if matrix else 0
+        metres = sum(int(matrix.metres[a, b]) for a, b in legs) if matrix else 0
+        jobs = days[worker_id]
+        offset = 1 if homes.get(worker_id) is not None and jobs else 0
+        idle = 0
+        for k, (before, after) in enumerate(pairwise(jobs)):
+            drive = -(-int(matrix.seconds[path[k + offset], path[k + offset + 1]]) // 60) \
+                if matrix else 0
+            idle += max(0, after.start - before.end - drive)
+        totals[worker_id] = RouteTotals(-(-seconds // 60), round(metres / 1000, 1), idle)
+    return totals
+
+
+def _dump_proposal(plan: DayPlan, current: Mapping[int, RouteTotals]) -> dict[str, Any]:
+    return {**dump_plan(plan), "current": {
+        str(w): [t.travel_minutes, t.km, t.idle_minutes] for w, t in current.items()
+    }}
 
 
 # --- a plan as JSON --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The panel in real Chromium: log in, a Binotel call pops the card, repeat the last order."""
+"""The panel in real Chromium: a call pops the card and repeats an order; a day is planned."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.booking import book_visit
+from core.demo import seed_demo
 from core.geo import Point
-from core.models import Channel, Client, Order
+from core.models import Channel, Client, Order, Role
 from tests.clock import ManualClock
-from tests.company import CENTRE, NOW, RULES, kyiv, small_company
+from tests.company import CENTRE, KYIV, MONDAY, NOW, RULES, kyiv, small_company
 from tests.webhooks.panel.conftest import PASSWORD, add_user, panel_config, serving
 
 CHROMIUM = "/usr/bin/chromium"
@@ -91,3 +93,46 @@ async def test_an_operator_repeats_the_callers_last_order_from_the_popup(fresh_d
         orders = await tx.scalar(select(func.count()).select_from(Order).where(
             Order.client_id == company.client_id, Order.channel == Channel.PHONE))
     assert orders == 1
+
+
+async def test_a_dispatcher_plans_the_demo_day_and_opens_a_route_sheet(fresh_db, chromium):
+    await seed_demo(fresh_db, tz=KYIV, region="UA", today=MONDAY)
+    await add_user(fresh_db, "dina", role=Role.DISPATCHER)
+    tomorrow = MONDAY + timedelta(days=1)
+    clock = ManualClock(datetime.combine(MONDAY, time(12), tzinfo=KYIV))
+    async with serving(fresh_db, clock=clock) as server:
+        page = await chromium.new_page()
+        try:
+            await page.goto(str(server.make_url("/panel/login?next=/panel/dispatch")))
+            await page.fill("input[name=login]", "dina")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector('#live[data-live="on"]', state="attached")
+            await page.fill("input[name=day]", tomorrow.isoformat())
+            await page.click("#pick-day button")
+            await page.wait_for_selector(".board-row")
+            await page.click("#plan-day button")
+            await page.wait_for_selector("#apply-plan", timeout=30_000)
+            totals = await page.locator("#plan-totals").inner_text()
+            assert re.search(r"\d+ min on the road, [\d.]+ km, \d+ min waiting", totals)
+            assert await page.locator("tr.route").count() > 0
+            await page.click("#apply-plan button")
+            flash = page.locator(".flash.ok")
+            await flash.wait_for()
+            assert "Plan applied" in await flash.inner_text()
+            await page.locator(".board-row:has(.job) .sheet-link").first.click()
+            await page.wait_for_selector("#stops")
+            assert await page.locator("tr.stop").count() > 0
+            google = await page.get_attribute("#google-route", "href")
+            assert google.startswith("https://www.google.com/maps/dir/?api=1&origin=")
+            yandex = await page.get_attribute("#yandex-route", "href")
+            assert yandex.startswith("https://yandex.ru/maps/?rtext=")
+            await page.emulate_media(media="print")
+            assert not await page.locator("#google-route").is_visible()  # print hides it
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / f"panel-dispatch-{fresh_db.dialect}.png"),
+                                  full_page=True)
+            raise
+        finally:
+            await page.close()

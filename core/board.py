@@ -27,7 +27,7 @@ from core.geo import Point
 from core.messages import per_language
 from core.models import Address, Client, ClientPhone, Order, Service, Worker, Zone
 from core.orders import load_order, move, offer_notice
-from core.routes import PLANNABLE, UNLOCKABLE, DayOrder, DayShift, _load_day
+from core.routes import PLANNABLE, UNLOCKABLE, DayOrder, DayShift, load_day
 from core.shifts import epoch_minutes, from_epoch_minutes
 from core.slots import SlotRules
 from core.workflows import Status, status_label
@@ -101,7 +101,7 @@ async def day_board(db: Database, *, day: date, zone_id: int | None, tz: ZoneInf
     """The day's workers (on shift or with jobs) and jobs; ``zone_id`` narrows both."""
     midnight = _midnight(day, tz)
     async with db.transaction() as tx:
-        orders, _, shifts, _ = await _load_day(tx, day, tz, midnight)
+        orders, _, shifts, _ = await load_day(tx, day, tz, midnight)
         details = await _details(tx, [o.id for o in orders])
         zones = tuple(
             ZoneChoice(z.id, z.code, z.name)
@@ -320,7 +320,7 @@ async def _refusal(
         raise InvalidInput("board.other_day", field="start", value=f"{start.astimezone(tz):%d.%m}",
                            day=f"{day:%d.%m.%Y}")
     midnight = _midnight(day, tz)
-    orders, _, shifts, blocked = await _load_day(tx, day, tz, midnight)
+    orders, _, shifts, blocked = await load_day(tx, day, tz, midnight)
     moved = next(o for o in orders if o.id == order.id)
     others = sorted((o for o in orders if o.worker_id == worker_id and o.id != order.id),
                     key=lambda o: o.start)

@@ -34,7 +34,7 @@ from core.routes import (
     Solution,
     Unplaced,
     WorkerRoute,
-    _load_day,
+    load_day,
     plan_day,
 )
 from core.shifts import epoch_minutes
@@ -123,7 +123,7 @@ async def current_totals(
     tz = rules.tz
     midnight = epoch_minutes(datetime.combine(day, datetime.min.time(), tzinfo=tz))
     async with db.transaction() as tx:
-        orders, _, shifts, _ = await _load_day(tx, day, tz, midnight)
+        orders, _, shifts, _ = await load_day(tx, day, tz, midnight)
     homes = {s.worker_id: s.home for s in shifts}
     days = {w: sorted((o for o in orders if o.worker_id == w and o.point is not None),
                       key=lambda o: o.start) for w in workers}

@@ -890,7 +890,7 @@ async def plan_day(
     """
     midnight = epoch_minutes(datetime.combine(day, datetime.min.time(), tzinfo=rules.tz))
     async with db.transaction() as tx:
-        orders, states, shifts, blocked = await _load_day(tx, day, rules.tz, midnight)
+        orders, states, shifts, blocked = await load_day(tx, day, rules.tz, midnight)
     now_minute = -(-int(now.timestamp()) // 60) - midnight
     build, movable = plan_problem(orders, shifts, blocked, zone_id=zone_id, options=options,
                                  now=now_minute)
@@ -935,7 +935,7 @@ async def plan_day(
     )
 
 
-async def _load_day(
+async def load_day(
     tx: AsyncSession, day: date, tz: ZoneInfo, midnight: int
 ) -> tuple[list[DayOrder], dict[int, OrderState], list[DayShift], frozenset[tuple[int, int]]]:
     """The day's live orders, their state now, the workers' shifts and the blocked pairs."""

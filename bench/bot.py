@@ -2,34 +2,45 @@
 
 1. 200 customers book at once, each as a person would: /start, Book, the service, a shared
    location, "завтра о 10" (or another time when that one is gone), a slot, the phone, Confirm.
-   The application runs with its bots in this process, updates arrive by webhook from the
-   sandbox, and customers act on the sandbox directly (as its web chat would). Prints the
-   updates handled per second and the median / p95 ms our webhook took per update, on SQLite
-   and on PostgreSQL (goal on PostgreSQL: at least 500 updates/s with p95 under 50 ms).
+   As in production, the application runs apart from Telegram: this process serves the sandbox
+   (the Bot API and webhook delivery, at most ``--connections`` updates in flight, Telegram's
+   ``max_connections``) and plays the customers on the sandbox directly (as its web chat
+   would); ``--processes`` application processes (``brigadier run`` with its bots, sharing one
+   port) get the updates by webhook and answer them through the sandbox's Bot API. Prints the
+   updates our webhook handled per second and the median / p95 ms from a webhook request
+   arriving at the application to its response, on SQLite and on PostgreSQL (goal on
+   PostgreSQL: at least 500 updates/s with p95 under 50 ms), then the CPU time each part spent
+   per update: the application, this process (sandbox and customers), the database server.
+   Dialog state lives in Redis on PostgreSQL when Redis answers (``--storage``), else in the
+   database; the line says which.
 2. The outbox sender drains 3,000 messages to 300 chats with Telegram's limits on (sandbox and
    sender alike): prints the rate against the configured global limit (goal: at least 95%) and
    whether any limit was exceeded (429 answers, busiest second, closest two sends to one chat).
 
-    python bench/bot.py [--customers 200] [--engines sqlite,postgresql]
+    python bench/bot.py [--customers 200] [--engines sqlite,postgresql] [--processes 2]
+                        [--connections 8] [--storage auto|database|redis]
                         [--messages 3000] [--chats 300]
-
-The sandbox and the application share one process and its CPU, so the update figures are a
-floor for the application alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import logging
 import os
+import secrets
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,26 +48,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import make_url
 
+from bots.runtime import SANDBOX_TOKENS
 from bots.sender import OutboxSender
-from core.config import OutboxSettings, load_config
+from core.config import load_config
 from core.db import Database, create_engine
 from core.events import Notice, record_event
 from core.migrate import upgrade
 from tests.clock import ManualClock
 from tests.company import NOW, small_company
-from webhooks.app import SANDBOX, TELEGRAM, create_app
-from webhooks.sandbox import SandboxLimits, SandboxState
+from webhooks.app import create_app
+from webhooks.sandbox import SANDBOX_PATH, SandboxLimits, SandboxState, create_sandbox_app
 from webhooks.sandbox.state import StoredMessage
+from webhooks.serve import settle_memory
 
+ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
     "BRIGADIER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("BRIGADIER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOT = "brigadier_customer_bot"
+WORKER_BOT = "brigadier_worker_bot"
 TIMES = ("завтра о 10", "завтра о 12", "завтра о 14", "завтра після 15", "у середу вранці",
          "у середу після обіду", "у четвер о 10", "у четвер після 13", "у п'ятницю вранці")
+POOL_SIZE = 20
+BUSY_TIMEOUT_MS = 120_000  # SQLite: customers at once queue on its single writer; wait, not fail
 
 
 def free_port() -> int:
@@ -66,36 +83,207 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def database(engine: str) -> AsyncIterator[Database]:
+async def database(engine: str) -> AsyncIterator[str]:
+    """A fresh migrated database; yields its URL."""
     if engine == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
-            # 200 customers at once queue on SQLite's single writer: let them wait, not fail.
-            db = Database(create_engine(f"sqlite+aiosqlite:///{folder}/bench.db", pool_size=20,
-                                        busy_timeout_ms=120_000))
+            url = f"sqlite+aiosqlite:///{folder}/bench.db"
+            db = Database(create_engine(url))
             await upgrade(db)
-            try:
-                yield db
-            finally:
-                await db.dispose()
+            await db.dispose()
+            yield url
         return
     name = f"brigadier_bench_{uuid.uuid4().hex[:8]}"
     admin_dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(False)
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    db = Database(create_engine(make_url(PG_URL).set(database=name).render_as_string(False),
-                                pool_size=20))
+    url = make_url(PG_URL).set(database=name).render_as_string(False)
     try:
+        db = Database(create_engine(url))
         await upgrade(db)
-        yield db
-    finally:
         await db.dispose()
+        yield url
+    finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
+def open_database(url: str) -> Database:
+    return Database(create_engine(url, pool_size=POOL_SIZE, busy_timeout_ms=BUSY_TIMEOUT_MS))
+
+
+@asynccontextmanager
+async def opened(engine: str) -> AsyncIterator[Database]:
+    async with database(engine) as url:
+        db = open_database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+
+
+# --- the application processes -------------------------------------------------------------
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """One application process, as ``brigadier run`` serves (webhooks/serve.py), on the bench
+    company's clock; on SIGTERM it writes how long each webhook request took, and when."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = load_config(environ=os.environ)
+    db = open_database(args.database)
+    app = create_app(config, db, clock=ManualClock(NOW), bots=True)
+    spent: list[tuple[float, float]] = []
+
+    @web.middleware
+    async def timing(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            if request.path.startswith("/telegram/"):
+                spent.append((started, (time.perf_counter() - started) * 1000))
+
+    app.middlewares.append(timing)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    # Several processes share the port, the kernel spreads Telegram's connections over them.
+    await web.TCPSite(runner, config.http.host, config.http.port, reuse_port=True).start()
+    settle_memory()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await db.dispose()
+        write_timings(Path(args.timings), spent)
+
+
+@dataclass
+class AppProcess:
+    process: asyncio.subprocess.Process
+    timings: Path
+    log: Path
+
+
+def write_timings(path: Path, spent: list[tuple[float, float]]) -> None:
+    path.write_text(json.dumps(spent))
+
+
+def read_timings(app: AppProcess) -> list[float]:
+    if not app.timings.exists():
+        raise SystemExit(f"an application process failed; its log:\n{app.log.read_text()}")
+    return [ms for _at, ms in json.loads(app.timings.read_text())]
+
+
+@asynccontextmanager
+async def applications(
+    count: int, url: str, sandbox_url: str, storage: str, connections: int, folder: Path
+) -> AsyncIterator[list[AppProcess]]:
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BRIGADIER")}
+    environ.update({
+        "BRIGADIER__HTTP__PORT": str(port),
+        "BRIGADIER__TELEGRAM__MODE": "sandbox",
+        "BRIGADIER__TELEGRAM__SANDBOX_URL": sandbox_url,
+        "BRIGADIER__TELEGRAM__WEBHOOK_MAX_CONNECTIONS": str(connections),
+        "BRIGADIER__SECRETS__TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+        "BRIGADIER__SECRETS__SESSION_SECRET": "bench session secret",
+        "BRIGADIER__OUTBOX__GLOBAL_PER_SECOND": "1000",  # this part measures our handling,
+        "BRIGADIER__OUTBOX__PER_CHAT_PER_SECOND": "100",  # not Telegram's limits
+        "BRIGADIER_SECRETS_FILE": str(folder / "no-secrets.toml"),
+    })
+    if storage == "redis":
+        environ["BRIGADIER__REDIS__URL"] = REDIS_URL
+        environ["BRIGADIER__REDIS__KEY_PREFIX"] = f"brigadier_bench_{uuid.uuid4().hex[:8]}"
+    running: list[AppProcess] = []
+    try:
+        for n in range(count):
+            timings, log = folder / f"timings-{n}.json", folder / f"app-{n}.log"
+            with open(log, "wb") as output:  # noqa: ASYNC230 (once, at start)
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, __file__, "serve", "--database", url,
+                    "--timings", str(timings),
+                    env=environ, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
+                )
+            running.append(AppProcess(process, timings, log))
+        yield running
+    finally:
+        for app in running:
+            if app.process.returncode is None:
+                app.process.terminate()
+        for app in running:
+            try:
+                await asyncio.wait_for(app.process.wait(), 30)
+            except TimeoutError:
+                app.process.kill()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class ServerCpu:
+    """CPU time of the database server's processes serving the bench database, and of Redis
+    when it keeps the dialogs (backends that start during the run count from their start)."""
+
+    def __init__(self, url: str, storage: str) -> None:
+        parsed = make_url(url)
+        self.database = parsed.database if parsed.get_backend_name() == "postgresql" else None
+        self.redis = storage == "redis"
+        self.before: dict[int, float] = {}
+
+    def _pids(self) -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            ours = self.database is not None and command.startswith("postgres: ") and (
+                f" {self.database} " in command
+            )
+            if ours or (self.redis and command.startswith("redis-server")):
+                found.append(int(entry.name))
+        return found
+
+    def start(self) -> None:
+        self.before = {pid: cpu_seconds([pid]) for pid in self._pids()}
+
+    def spent(self) -> float:
+        return sum(cpu_seconds([pid]) - self.before.get(pid, 0.0) for pid in self._pids())
+
+
+async def redis_answers() -> bool:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        return bool(await client.ping())
+    except (OSError, ConnectionError, TimeoutError, Exception):  # any failure: not there
+        return False
+    finally:
+        await client.aclose()
+
+
+# --- the customers -------------------------------------------------------------------------
+
+
 class Customer:
     """A sandbox user acting straight on the sandbox's state: no polling over HTTP, so the
-    process's time goes to the webhook path being measured (sandbox → app → Bot API)."""
+    time goes to the webhook path being measured (sandbox → app → Bot API)."""
 
     def __init__(self, state: SandboxState, number: int) -> None:
         self.state = state
@@ -162,46 +350,81 @@ async def customer(state: SandboxState, number: int) -> bool:
     return False
 
 
-async def bookings(engine: str, customers: int) -> None:
-    async with database(engine) as db:
-        await small_company(db, workers=20, hours=(8, 20), duration=60)
-        port = free_port()
-        config = load_config(environ={"BRIGADIER__HTTP__PORT": str(port)})
-        app = create_app(config, db, clock=ManualClock(NOW), bots=True)
-        spent: list[float] = []
+@asynccontextmanager
+async def sandbox_server(state: SandboxState) -> AsyncIterator[str]:
+    """The sandbox's Bot API on a port of its own; yields its base URL."""
+    app = web.Application()
+    app.add_subapp(SANDBOX_PATH, create_sandbox_app(state))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}{SANDBOX_PATH}"
+    finally:
+        await runner.cleanup()
 
-        @web.middleware
-        async def timing(request: web.Request, handler):  # type: ignore[no-untyped-def]
-            started = time.perf_counter()
-            try:
-                return await handler(request)
-            finally:
-                if request.path.startswith("/telegram/"):
-                    spent.append((time.perf_counter() - started) * 1000)
 
-        app.middlewares.append(timing)
-        server = TestServer(app, host="127.0.0.1", port=port)
-        await server.start_server()
-        app[SANDBOX].limits = SandboxLimits.off()  # this part measures our handling, not Telegram
-        app[TELEGRAM].sender.settings = OutboxSettings(global_per_second=1000,
-                                                       per_chat_per_second=100)
-        try:
-            while app[SANDBOX].bot_named(BOT).webhook is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-            state = app[SANDBOX]
-            started = time.perf_counter()
-            done = await asyncio.gather(
-                *(customer(state, n) for n in range(customers)), return_exceptions=True
-            )
-            elapsed = time.perf_counter() - started
-        finally:
-            await server.close()
+def webhooks_in_log(log: Path) -> int:
+    return log.read_text(errors="replace").count("gets updates at")
+
+
+async def webhooks_set(state: SandboxState, apps: list[AppProcess]) -> None:
+    """Until every application process has set both bots' webhooks (one URL, one secret)."""
+    deadline = time.monotonic() + 60
+    while True:
+        if all(webhooks_in_log(app.log) >= 2 for app in apps):
+            return
+        if any(app.process.returncode is not None for app in apps):
+            raise SystemExit("an application process ended at start; see its log")
+        if time.monotonic() > deadline:
+            raise SystemExit("the application never set its webhooks")
+        await asyncio.sleep(0.05)
+
+
+async def bookings(engine: str, customers: int, processes: int, connections: int,
+                   storage: str) -> None:
+    if storage == "auto":
+        storage = "redis" if engine == "postgresql" and await redis_answers() else "database"
+    state = SandboxState(limits=SandboxLimits.off())  # measures our handling, not Telegram
+    state.add_bot(SANDBOX_TOKENS["customer"], BOT)
+    state.add_bot(SANDBOX_TOKENS["worker"], WORKER_BOT)
+    with tempfile.TemporaryDirectory() as folder:
+        async with database(engine) as url, sandbox_server(state) as sandbox_url:
+            db = Database(create_engine(url))
+            await small_company(db, workers=20, hours=(8, 20), duration=60)
+            await db.dispose()
+            async with applications(
+                processes, url, sandbox_url, storage, connections, Path(folder)
+            ) as apps:
+                await webhooks_set(state, apps)
+                pids = [app.process.pid for app in apps]
+                servers = ServerCpu(url, storage)
+                app_cpu, _ = cpu_seconds(pids), servers.start()
+                own_cpu, started = time.process_time(), time.perf_counter()
+                done = await asyncio.gather(
+                    *(customer(state, n) for n in range(customers)), return_exceptions=True
+                )
+                elapsed = time.perf_counter() - started
+                own_cpu = time.process_time() - own_cpu
+                app_cpu = cpu_seconds(pids) - app_cpu
+                server_cpu = servers.spent()
+            spent = [ms for app in apps for ms in read_timings(app)]
     spent.sort()
     p95 = spent[int(len(spent) * 0.95) - 1]
     booked = sum(1 for result in done if result is True)
-    print(f"{engine:10} {customers} customers, {booked} booked, {len(spent)} updates in "
-          f"{elapsed:.1f} s: {len(spent) / elapsed:.0f} updates/s, median "
-          f"{statistics.median(spent):.1f} ms, p95 {p95:.1f} ms per update")
+    count = len(spent)
+    print(f"{engine:10} {customers} customers, {booked} booked, {count} updates in "
+          f"{elapsed:.1f} s: {count / elapsed:.0f} updates/s, median "
+          f"{statistics.median(spent):.1f} ms, p95 {p95:.1f} ms per update "
+          f"({processes} app processes, {connections} connections, dialogs in {storage})")
+    servers_spent = (
+        "SQLite works inside the application" if engine == "sqlite"
+        else f"database{' and Redis' if storage == 'redis' else ''} server "
+        f"{server_cpu / count * 1000:.1f}"
+    )
+    print(f"{'':10} CPU ms per update: application {app_cpu / count * 1000:.1f}, "
+          f"sandbox and customers {own_cpu / count * 1000:.1f}, {servers_spent}")
 
 
 async def drain(engine: str, messages: int, chats: int) -> None:
@@ -227,10 +450,10 @@ async def drain(engine: str, messages: int, chats: int) -> None:
     refused = 0
     check = state.check_send_rate
 
-    def recording(bot, chat_id):  # type: ignore[no-untyped-def]
+    def recording(bot, chat_id, *, paid=False):  # type: ignore[no-untyped-def]
         nonlocal refused
         try:
-            check(bot, chat_id)
+            check(bot, chat_id, paid=paid)
         except Exception:
             refused += 1
             raise
@@ -238,7 +461,7 @@ async def drain(engine: str, messages: int, chats: int) -> None:
 
     state.check_send_rate = recording  # type: ignore[method-assign]
     server = await serve_sandbox(state)
-    async with database(engine) as db:
+    async with opened(engine) as db:
         async with db.transaction() as tx:
             for n in range(messages):
                 notice = Notice("customer", users[n % chats], "uk", "notice.order_status",
@@ -281,12 +504,22 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--storage", choices=("auto", "database", "redis"), default="auto")
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--chats", type=int, default=300)
+    commands = parser.add_subparsers(dest="command")
+    one_app = commands.add_parser("serve", help="one application process (the bench starts it)")
+    one_app.add_argument("--database", required=True)
+    one_app.add_argument("--timings", required=True)
     args = parser.parse_args()
+    if args.command == "serve":
+        await serve(args)
+        return
     engines = args.engines.split(",")
     for engine in engines:
-        await bookings(engine, args.customers)
+        await bookings(engine, args.customers, args.processes, args.connections, args.storage)
     await drain(engines[-1], args.messages, args.chats)
 
 

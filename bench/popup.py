@@ -3,10 +3,12 @@
 Two real ``brigadier run`` processes serve one database. Ten operators (extensions 201–210)
 log in, five on each process, and hold the panel's websocket open. Then 50 calls ring at once:
 50 Binotel ``receivedTheCall`` requests, sent alternately to the two processes, each ringing one
-operator's extension from its own number (half of them known clients). A call's latency runs
-from just before its PBX request is sent to the moment its popup frame arrives on the right
-operator's websocket, wherever that operator is connected. Prints median and p95 ms per engine
-(goal: p95 < 100 ms).
+operator's extension from its own number (half of them known clients). Three calls in five ring
+an operator connected to the process that took the PBX request, the others one connected to the
+other process. A call's latency runs from just before its PBX request is sent to the moment its
+popup frame arrives on the right operator's websocket. Prints median and p95 ms per engine
+(goal: p95 < 100 ms), and the CPU time both servers spent per call beyond what they spend
+idle (on Linux), which a busy machine disturbs far less than the latencies.
 
     python bench/popup.py [--rounds 3] [--engines sqlite,postgresql]
 """
@@ -81,8 +83,8 @@ async def prepare(url: str) -> None:
 
 
 @asynccontextmanager
-async def servers(url: str, folder: Path) -> AsyncIterator[list[str]]:
-    """Two ``brigadier run`` processes on the database; yields their base URLs."""
+async def servers(url: str, folder: Path) -> AsyncIterator[tuple[list[str], list[int]]]:
+    """Two ``brigadier run`` processes on the database; yields their base URLs and ids."""
     processes: list[asyncio.subprocess.Process] = []
     bases = []
     try:
@@ -103,7 +105,7 @@ async def servers(url: str, folder: Path) -> AsyncIterator[list[str]]:
                 ))
             bases.append(f"http://127.0.0.1:{port}")
         await wait_healthy(bases, processes, folder)
-        yield bases
+        yield bases, [process.pid for process in processes]
     finally:
         for process in processes:
             process.terminate()
@@ -132,6 +134,45 @@ async def wait_healthy(bases: list[str], processes: list[asyncio.subprocess.Proc
                 if time.monotonic() > deadline:
                     raise SystemExit(f"{base} did not come up")
                 await asyncio.sleep(0.1)
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User and system CPU time the processes have used so far; None off Linux."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The servers' CPU time spent on calls: what they used, less what they use anyway
+    (the bots' outbox sender, the live hub's polls), measured while idle beforehand."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.idle_rate: float | None = None
+        self._start: tuple[float | None, float] = (None, 0.0)
+
+    async def measure_idle(self, seconds: float = 3.0) -> None:
+        before, started = cpu_seconds(self.pids), time.perf_counter()
+        await asyncio.sleep(seconds)
+        after = cpu_seconds(self.pids)
+        if before is not None and after is not None:
+            self.idle_rate = (after - before) / (time.perf_counter() - started)
+
+    def start(self) -> None:
+        self._start = (cpu_seconds(self.pids), time.perf_counter())
+
+    def stop(self) -> float | None:
+        before, started = self._start
+        after = cpu_seconds(self.pids)
+        if before is None or after is None or self.idle_rate is None:
+            return None
+        return after - before - self.idle_rate * (time.perf_counter() - started)
 
 
 class Operator:
@@ -174,15 +215,19 @@ class Operator:
 
 
 async def one_round(
-    bases: list[str], operators: list[Operator], round_no: int, *, together: bool = True
-) -> tuple[list[float], list[float]]:
+    bases: list[str], cpu: CpuMeter, operators: list[Operator], round_no: int, *,
+    together: bool = True,
+) -> tuple[list[float], list[float], float | None]:
+    """Latencies to the popup and to the PBX's answer (ms), and the servers' CPU seconds."""
     calls = []
+    clients = iter(range(CALLS // 2))
     for n in range(CALLS):
-        known = n % 2 == 0
-        number = f"+38067{n // 2:07d}" if known else f"+38050{round_no:03d}{n:04d}"
+        known = n % 4 in (0, 3)  # half the calls, as many on each process
+        number = f"+38067{next(clients):07d}" if known else f"+38050{round_no:03d}{n:04d}"
         calls.append((n, number, str(201 + n % OPERATORS)))
     sent: dict[str, float] = {}
     answered: dict[str, float] = {}
+    cpu.start()
     async with aiohttp.ClientSession() as pbx:
 
         async def call(n: int, number: str, extension: str) -> None:
@@ -208,48 +253,61 @@ async def one_round(
                    for n, number, _ in calls):
                 break
             await asyncio.sleep(0.01)
+    used = cpu.stop()
     latencies = []
     for n, number, _ in calls:
         arrived = operators[n % OPERATORS].arrived.get(display_phone(number))
         if arrived is None:
             raise SystemExit(f"call {n} from {number} never popped up")
         latencies.append((arrived - sent[number]) * 1000)
-    return latencies, [(answered[number] - sent[number]) * 1000 for _, number, _ in calls]
+    requests = [(answered[number] - sent[number]) * 1000 for _, number, _ in calls]
+    return latencies, requests, used
 
 
-Figures = tuple[list[float], list[float], list[float], list[float]]
+Figures = tuple[list[float], list[float], float | None, list[float], list[float], float | None]
 
 
 async def measure(url: str, folder: Path, rounds: int) -> Figures:
     await prepare(url)
-    async with servers(url, folder) as bases:
-        operators = [Operator(n, bases[n % 2]) for n in range(OPERATORS)]
+    async with servers(url, folder) as (bases, pids):
+        meter = CpuMeter(pids)
+        # Operators 201–205 on the first process, 206–210 on the second.
+        operators = [Operator(n, bases[n * 2 // OPERATORS]) for n in range(OPERATORS)]
         try:
             for operator in operators:
                 await operator.login()
-            await one_round(bases, operators, 0)  # warm-up: caches, connection pools
+            await one_round(bases, meter, operators, 0)  # warm-up: caches, connection pools
+            await meter.measure_idle()
             latencies: list[float] = []
             requests: list[float] = []
+            cpu: float | None = 0.0
             for round_no in range(1, rounds + 1):
-                popped, answered = await one_round(bases, operators, round_no)
+                popped, answered, used = await one_round(bases, meter, operators, round_no)
                 latencies += popped
                 requests += answered
+                cpu = None if cpu is None or used is None else cpu + used
                 await asyncio.sleep(0.2)
-            alone = await one_round(bases, operators, rounds + 1, together=False)
-            return latencies, requests, *alone
+            alone = await one_round(bases, meter, operators, rounds + 1, together=False)
+            return latencies, requests, cpu, *alone
         finally:
             for operator in operators:
                 await operator.close()
 
 
 def report(engine: str, figures: Figures) -> None:
-    popped, requests, popped_alone, requests_alone = figures
+    popped, requests, cpu, popped_alone, requests_alone, cpu_alone = figures
     print(f"  {engine}, 50 calls at once:")
     print(f"    PBX request sent → popup received   {_figures(popped)}   (goal p95 < 100 ms)")
     print(f"    PBX request sent → PBX answered     {_figures(requests)}")
+    print(f"    servers' CPU per call, net of idle  {_cpu(cpu, len(popped))}")
     print(f"  {engine}, the same 50 calls one at a time:")
     print(f"    PBX request sent → popup received   {_figures(popped_alone)}")
     print(f"    PBX request sent → PBX answered     {_figures(requests_alone)}")
+    print(f"    servers' CPU per call, net of idle  {_cpu(cpu_alone, len(popped_alone))}")
+
+
+def _cpu(seconds: float | None, calls: int) -> str:
+    return "unknown (no /proc)" if seconds is None else f"{seconds * 1000 / calls:6.2f} ms"
 
 
 def _figures(values: list[float]) -> str:

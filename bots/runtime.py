@@ -21,7 +21,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -37,16 +37,17 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
+from aiohttp import JsonPayload, Payload, web
 
 from bots.customer import build_dispatcher
 from bots.customer.consent import consent_markup
 from bots.customer.keyboards import notice_markup
 from bots.i18n import load_i18n
 from bots.sender import OutboxSender
-from bots.storage import create_storage
+from bots.storage import create_storage, hold_dialog_writes
 from bots.worker import build_dispatcher as build_worker_dispatcher
 from bots.worker.keyboards import notice_markup as worker_notice_markup
+from bots.worker.offers import offer_passed_on
 from core.clock import Clock
 from core.config import Config
 from core.db import Database
@@ -76,6 +77,51 @@ class WaitWhenAsked(BaseRequestMiddleware):
             except TelegramRetryAfter as err:
                 await asyncio.sleep(err.retry_after)
         return await make_request(bot, method)
+
+
+class KeepAnswerModels(BaseRequestMiddleware):
+    """Keeps aiogram's ``Response[<result type>]`` models alive.
+
+    pydantic caches a parametrised generic model only while something references it, so
+    aiogram's ``Response[Message]`` is garbage-collected after use and built again (a few
+    milliseconds of schema work) on a later answer; holding them makes that once per process.
+    """
+
+    kept: ClassVar[dict[Any, Any]] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self.kept:
+            self.kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
+
+
+class JsonWebhookAnswers(SimpleRequestHandler):
+    """aiogram's webhook handler, answering with the handler's method as a JSON body.
+
+    Telegram takes a webhook answer as JSON or as a form; JSON is far cheaper to build and to
+    read than aiogram's multipart form. A method uploading a file keeps the form.
+    """
+
+    def _build_response_writer(
+        self, bot: Bot, result: TelegramMethod[TelegramType] | None
+    ) -> Payload:
+        if not result:
+            return super()._build_response_writer(bot=bot, result=result)
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {"method": result.__api_method__}
+        for key, value in result.model_dump(warnings=False).items():
+            prepared = bot.session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None:
+                body[key] = prepared
+        if files:
+            return super()._build_response_writer(bot=bot, result=result)
+        return JsonPayload(body, dumps=bot.session.json_dumps)
 
 
 class LocalSession(AiohttpSession):
@@ -190,12 +236,14 @@ class TelegramRuntime:
     def _bot(self, token: str, *, retry: bool) -> Bot:
         session_class = LocalSession if self.mode == "sandbox" else AiohttpSession
         session = session_class(api=self._api())
+        session.middleware(KeepAnswerModels())
         if retry:
             session.middleware(WaitWhenAsked())
         return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
     def _add(self, name: str, token: str, username: str, dispatcher: Dispatcher) -> None:
         """One more bot; the worker bot joins the same way with its own dispatcher."""
+        hold_dialog_writes(dispatcher)
         self.bots[name] = RunningBot(
             name=name, token=token, username=username, dispatcher=dispatcher,
             bot=self._bot(token, retry=True), sender_bot=self._bot(token, retry=False),
@@ -210,7 +258,7 @@ class TelegramRuntime:
             return
         telegram = web.Application()
         for running in self.bots.values():
-            SimpleRequestHandler(
+            JsonWebhookAnswers(
                 running.dispatcher, running.bot, secret_token=self.secret,
                 # Answer Telegram once the update is handled: one chat's updates stay in order.
                 handle_in_background=False,
@@ -234,6 +282,8 @@ class TelegramRuntime:
                 {name: running.sender_bot for name, running in self.bots.items()},
                 self.config.outbox,
                 markup=self._markup,
+                joined=self._worker_markup.joined,
+                follow_ups={"notice.offer_expired": offer_passed_on(self.i18n)},
             )
             self._start(self.sender.run())
         try:
@@ -251,7 +301,8 @@ class TelegramRuntime:
         while True:
             try:
                 await running.bot.set_webhook(
-                    url, secret_token=self.secret, allowed_updates=allowed
+                    url, secret_token=self.secret, allowed_updates=allowed,
+                    max_connections=self.config.telegram.webhook_max_connections,
                 )
             except (TelegramNetworkError, aiohttp.ClientError, OSError) as err:
                 # At start-up our own server (or the sandbox in it) may not listen yet.

@@ -5,6 +5,13 @@ in its language, sends it through the right bot and reports what Telegram said. 
 limit is kept here by spacing sends; the per-chat limit and the order within a chat are kept by
 the claim, across every sender. A message is marked sent only after Telegram accepted it, so a
 sender killed mid-drain loses nothing: its claimed rows are taken again when their lease ends.
+
+Urgent templates (job offers) are claimed first. Several rows of one chat of a template the bot
+knows how to show together (``joined``) go out as one message: the texts one after another and
+the buttons built for all of them; Telegram's one answer is recorded for every row. Templates
+named in ``paid_broadcast_templates`` go as paid broadcasts (``allow_paid_broadcast``: up to
+1,000 a second overall, 0.1 Star each) when the free sends already lined up would keep them
+waiting; everything else keeps to the free overall limit.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +35,7 @@ from core.config import OutboxSettings
 from core.db import Database
 from core.messages import render
 from core.outbox import (
+    Delivery,
     DeliveryRules,
     OutgoingMessage,
     claim_messages,
@@ -40,10 +48,40 @@ from core.outbox import (
 log = logging.getLogger(__name__)
 
 Markup = Callable[[OutgoingMessage], Any]
+JoinedMarkup = Callable[[Sequence[OutgoingMessage]], Any]
+# Runs once a row of its template is delivered, e.g. to edit an earlier message it makes stale.
+FollowUp = Callable[[Database, Bot, OutgoingMessage], Awaitable[None]]
 LEASE = timedelta(seconds=60)
 # Slightly under the limit: sends spaced this way never put more than the limit in any second.
 SPACING_MARGIN = 1.01
 MAX_IN_FLIGHT = 64
+# Claims hold about this much of a second's sending: a newly queued offer waits at most this
+# long behind ordinary notices already claimed.
+CLAIM_SECONDS = 0.25
+# A payable message goes as a paid broadcast only when a free send would wait longer than this.
+FREE_WAIT_BEFORE_PAYING = 0.25
+
+
+class _Pace:
+    """Spaces sends so that no second holds more than ``per_second`` of them."""
+
+    def __init__(self, per_second: float) -> None:
+        self.spacing = SPACING_MARGIN / per_second
+        self.next = 0.0
+
+    def wait(self) -> float:
+        """Seconds until the next free slot."""
+        return max(0.0, self.next - time.monotonic())
+
+    async def take(self) -> None:
+        delay = self.wait()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.next = max(self.next, time.monotonic()) + self.spacing
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said "too many requests": this lane sends nothing until it has passed."""
+        self.next = max(self.next, time.monotonic() + seconds)
 
 
 class OutboxSender:
@@ -56,25 +94,33 @@ class OutboxSender:
         settings: OutboxSettings,
         *,
         markup: Markup | None = None,
+        joined: Mapping[str, JoinedMarkup] | None = None,
+        follow_ups: Mapping[str, FollowUp] | None = None,
         lease: timedelta = LEASE,
         clock: Clock | None = None,
     ) -> None:
         self._database = database
         self.bots = dict(bots)
         self.settings = settings
+        self._joined = dict(joined or {})
+        self._follow_ups = dict(follow_ups or {})
         self.rules = DeliveryRules(
             per_chat_interval=timedelta(seconds=1 / settings.per_chat_per_second),
             lease=lease,
             max_attempts=settings.max_attempts,
+            urgent=frozenset(settings.urgent_templates),
+            joinable=frozenset(self._joined),
         )
         self._markup = markup or (lambda message: None)
         # Delivery runs on real time: Telegram's limits are, whatever a test does to the app clock.
         self.clock = clock or SystemClock()
-        self._spacing = SPACING_MARGIN / settings.global_per_second
-        self._next_send = 0.0
+        self._free = _Pace(settings.global_per_second)
+        self._paid = _Pace(settings.paid_broadcast_per_second)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._room = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self.sent = 0
+        self.sent = 0  # Telegram messages (a joined one counts once)
+        self.rows_sent = 0  # outbox rows they carried
+        self.paid = 0  # messages sent as paid broadcasts
 
     @property
     def db(self) -> Database:
@@ -82,30 +128,70 @@ class OutboxSender:
 
     async def run(self) -> None:
         log.info("outbox sender started for %s", ", ".join(sorted(self.bots)))
+        ahead: asyncio.Task[list[Delivery]] | None = None
         try:
             while True:
-                if not await self.drain_once():
+                claimed = await (ahead or self._claim())
+                ahead = None
+                if not claimed:
                     await asyncio.sleep(self.settings.poll_seconds)
+                    continue
+                planned = self._lanes(claimed)
+                for delivery, paid in planned[:-1]:
+                    await self._start(delivery, paid=paid)
+                # The next claim runs while the last send waits for its slot: no pause between.
+                ahead = asyncio.create_task(self._claim())
+                last, paid = planned[-1]
+                await self._start(last, paid=paid)
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
             await self._stop_in_flight()
 
     async def drain_once(self) -> int:
-        """Claim about a second's worth of messages and start sending them; how many."""
-        batch = max(1, round(self.settings.global_per_second))
+        """Claim a quarter second's worth of messages and start sending them; how many."""
+        claimed = await self._claim()
+        for delivery, paid in self._lanes(claimed):
+            await self._start(delivery, paid=paid)
+        return len(claimed)
+
+    async def _claim(self) -> list[Delivery]:
+        batch = max(1, round(self.settings.global_per_second * CLAIM_SECONDS))
+        extra = 0
+        if self.settings.paid_broadcast_templates:
+            extra = round(self.settings.paid_broadcast_per_second * CLAIM_SECONDS)
         try:
-            claimed = await claim_messages(
-                self.db, bots=self.bots.keys(), now=self.clock.now(), limit=batch, rules=self.rules
+            return await claim_messages(
+                self.db, bots=self.bots.keys(), now=self.clock.now(), limit=batch,
+                rules=self.rules, extra_urgent=extra,
             )
         except Exception:
             log.exception("outbox: claiming failed; trying again shortly")
-            return 0
-        for message in claimed:
-            await self._wait_for_slot()
-            await self._room.acquire()
-            task = asyncio.create_task(self._deliver(message))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
-        return len(claimed)
+            return []
+
+    async def _start(self, delivery: Delivery, *, paid: bool) -> None:
+        await (self._paid if paid else self._free).take()
+        await self._room.acquire()
+        task = asyncio.create_task(self._deliver(delivery, paid=paid))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _lanes(self, claimed: list[Delivery]) -> list[tuple[Delivery, bool]]:
+        """Which deliveries go free and which as paid broadcasts (those first: no waiting).
+
+        A payable one is paid for when the free sends already lined up would keep it waiting
+        longer than ``FREE_WAIT_BEFORE_PAYING``."""
+        payable = self.settings.paid_broadcast_templates
+        waiting = self._free.wait()
+        planned = []
+        for delivery in claimed:
+            if delivery.first.template in payable and waiting > FREE_WAIT_BEFORE_PAYING:
+                planned.append((delivery, True))
+            else:
+                planned.append((delivery, False))
+                waiting += self._free.spacing
+        return sorted(planned, key=lambda plan: not plan[1])
 
     async def drain(self) -> None:
         """Send everything due now and wait for the answers (tests and the bench)."""
@@ -117,53 +203,70 @@ class OutboxSender:
         self._in_flight.discard(task)
         self._room.release()
 
-    async def _wait_for_slot(self) -> None:
-        now = time.monotonic()
-        if self._next_send > now:
-            await asyncio.sleep(self._next_send - now)
-        self._next_send = max(self._next_send, time.monotonic()) + self._spacing
+    def _compose(self, delivery: Delivery) -> tuple[str, Any]:
+        messages = delivery.messages
+        texts = [render(m.template, m.language, **m.params) for m in messages]
+        if not delivery.joined:
+            return texts[0], self._markup(messages[0])
+        joined_markup = self._joined[delivery.first.template]
+        return self.rules.joined_separator.join(texts), joined_markup(messages)
 
-    def _pause(self, seconds: float) -> None:
-        """Telegram said "too many requests": nobody sends until it has passed."""
-        self._next_send = max(self._next_send, time.monotonic() + seconds)
-
-    async def _deliver(self, message: OutgoingMessage) -> None:
-        bot = self.bots[message.bot]
-        text = render(message.template, message.language, **message.params)
+    async def _deliver(self, delivery: Delivery, *, paid: bool) -> None:
+        first = delivery.first
+        bot = self.bots[first.bot]
+        text, markup = self._compose(delivery)
         try:
-            await bot.send_message(
-                message.chat_id, text, parse_mode=None, reply_markup=self._markup(message)
+            sent = await bot.send_message(
+                first.chat_id, text, parse_mode=None, reply_markup=markup,
+                allow_paid_broadcast=True if paid else None,
             )
         except TelegramRetryAfter as err:
-            self._pause(err.retry_after)
+            (self._paid if paid else self._free).pause(err.retry_after)
             until = self.clock.now() + timedelta(seconds=err.retry_after)
-            await postpone(self.db, message_id=message.id, until=until, error=err.message)
-            log.info("outbox %s: retry after %ss", message.id, err.retry_after)
+            await postpone(self.db, message_ids=delivery.ids, until=until, error=err.message)
+            log.info("outbox %s: retry after %ss", delivery.ids, err.retry_after)
         except TelegramForbiddenError as err:
             await mark_unreachable(
-                self.db, message_id=message.id, bot=message.bot, chat_id=message.chat_id,
+                self.db, message_ids=delivery.ids, bot=first.bot, chat_id=first.chat_id,
                 now=self.clock.now(), error=err.message,
             )
-            log.info("outbox %s: %s chat %s is unreachable", message.id, message.bot,
-                     message.chat_id)
+            log.info("outbox %s: %s chat %s is unreachable", delivery.ids, first.bot,
+                     first.chat_id)
         except TelegramBadRequest as err:
-            await self._failed(message, err.message, permanent=True)
+            await self._failed(delivery, err.message, permanent=True)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as err:
             # Network trouble, Telegram's own errors: back off and try again.
-            await self._failed(message, f"{type(err).__name__}: {err}", permanent=False)
+            await self._failed(delivery, f"{type(err).__name__}: {err}", permanent=False)
         else:
-            await mark_sent(self.db, message_id=message.id, now=self.clock.now())
+            await mark_sent(self.db, message_ids=delivery.ids, now=self.clock.now(),
+                            telegram_message_id=sent.message_id)
             self.sent += 1
+            self.rows_sent += len(delivery.messages)
+            self.paid += paid
+            await self._follow_up(bot, delivery)
 
-    async def _failed(self, message: OutgoingMessage, error: str, *, permanent: bool) -> None:
+    async def _follow_up(self, bot: Bot, delivery: Delivery) -> None:
+        for message in delivery.messages:
+            follow_up = self._follow_ups.get(message.template)
+            if follow_up is None:
+                continue
+            try:
+                await follow_up(self.db, bot, message)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception:
+                # The message itself is delivered; what follows it is a courtesy.
+                log.exception("outbox %s: follow-up of %s failed", message.id, message.template)
+
+    async def _failed(self, delivery: Delivery, error: str, *, permanent: bool) -> None:
         state = await mark_failed_attempt(
-            self.db, message_id=message.id, now=self.clock.now(), error=error, rules=self.rules,
-            permanent=permanent,
+            self.db, message_ids=delivery.ids, now=self.clock.now(), error=error,
+            rules=self.rules, permanent=permanent,
         )
-        log.warning("outbox %s not delivered (%s), now %s: %s", message.id, message.template,
-                    state, error)
+        log.warning("outbox %s not delivered (%s), now %s: %s", delivery.ids,
+                    delivery.first.template, state, error)
 
     async def _stop_in_flight(self) -> None:
         for task in list(self._in_flight):

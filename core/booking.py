@@ -42,8 +42,9 @@ from core.slots import (
     eligible_workers,
     find_slots,
     load_job_spec,
-    load_workload,
+    load_jobs,
     nearest,
+    read_workload,
     resolve_place,
     sold_zones,
 )
@@ -84,12 +85,11 @@ async def book_visit(
     tap, a retried webhook, a second process) returns the order the first request made.
     """
     start_minute = _check_start(start, now, rules)
-    if request_key is not None and (earlier := await _booked_before(db, request_key)):
-        return earlier
     try:
         async with db.transaction() as tx:
             if request_key is not None:
-                # Taken first: a concurrent request with the key waits here, then fails.
+                # Taken first: a request with a key already used, or in use by a concurrent
+                # request (it waits here for that one's end), fails and returns its booking.
                 tx.add(BookingRequest(key=request_key))
                 await tx.flush()
             booking = await _book(
@@ -195,7 +195,11 @@ async def _book(
     priority: Priority,
     db_dialect: str,
 ) -> Booking:
-    client = await tx.get(Client, client_id)
+    client = (
+        await tx.execute(
+            select(Client.telegram_user_id, Client.language).where(Client.id == client_id)
+        )
+    ).first()
     if client is None:
         raise NotFound("not_found", entity="client", ref=client_id)
     spec, service = await load_job_spec(tx, service_id, quantity)
@@ -294,14 +298,8 @@ async def _choose_worker(
 ) -> Candidate:
     day = from_epoch_minutes(start, rules.tz).date()
     workers = eligible_workers(spec, zone_ids, client_id)
-    candidates = _candidates_at(
-        await load_workload(tx, workers, client_id, day, day, rules.tz),
-        spec,
-        place,
-        zone_ids,
-        start,
-        rules,
-    )
+    rows = await read_workload(tx, workers, client_id, day, day, rules.tz)
+    candidates = _candidates_at(rows.workload(), spec, place, zone_ids, start, rules)
     if prefer is not None:
         # Moving a job: its own worker keeps it when free (a stable sort keeps the rest ranked).
         candidates.sort(key=lambda candidate: candidate.worker_id != prefer)
@@ -311,18 +309,24 @@ async def _choose_worker(
             raise _NoWorkerFree
         return candidates[0]
     for candidate in candidates:
-        # Serialise bookings per worker, then re-read their day: another booking may have
-        # committed between our first read and the lock. The lock is taken in a savepoint so
-        # that a worker who turned out busy is let go at once: holding it while waiting for
-        # the next candidate's lock is how two bookings deadlock.
+        # Serialise bookings per worker, then re-read their jobs: another booking may have
+        # committed between our first read and the lock (shifts are not booked, jobs are).
+        # The lock is taken in a savepoint so that a worker who turned out busy is let go at
+        # once: holding it while waiting for the next candidate's lock is how two bookings
+        # deadlock.
         savepoint = await tx.begin_nested()
-        await tx.execute(
-            select(Worker.id).where(Worker.id == candidate.worker_id).with_for_update()
+        eligible = await tx.scalar(
+            select(Worker.id)
+            .where(Worker.id == candidate.worker_id, Worker.id.in_(workers))
+            .with_for_update()
         )
-        fresh = await load_workload(
-            tx, workers.where(Worker.id == candidate.worker_id), client_id, day, day, rules.tz
-        )
-        still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
+        still: list[Candidate] = []
+        if eligible is not None:
+            jobs = await load_jobs(
+                tx, Order.worker_id == candidate.worker_id, day, day, rules.tz
+            )
+            fresh = rows.one_worker(candidate.worker_id, jobs)
+            still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
         if still:
             await savepoint.commit()
             return still[0]

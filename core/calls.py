@@ -15,23 +15,22 @@ number is answered, in either direction ("calling back closes it").
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Row, Select, String, Table, bindparam, insert, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 
 from core.clients import client_by_phone
 from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
-from core.models import Address, Call, CallbackTask, Client, ClientPhone, Role, User, Zone
+from core.models import Address, Call, CallbackTask, Client, ClientPhone, Event, Role, User, Zone
 from core.phones import normalise_phone
 
 PROVIDER_CALL_ID_LENGTH = 128
@@ -81,7 +80,20 @@ class CallEvent:
 
 
 @dataclass(frozen=True)
+class RecordedEvent:
+    """An event row a notification wrote, as a reader of the events table finds it."""
+
+    id: int
+    kind: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class CallView:
+    """A call. ``events``: what the notification that returned it recorded (none on reads); not
+    part of the call, so two views of one call compare equal."""
+
     id: int
     provider: str
     provider_call_id: str
@@ -99,6 +111,7 @@ class CallView:
     callback_task_id: int | None
     direction: str = CallDirection.INBOUND.value
     duration_seconds: int | None = None
+    events: tuple[RecordedEvent, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,7 @@ class Caller:
 async def identify_caller(db: Database, *, caller: str, region: str) -> Caller:
     """The client behind a number, without recording anything (a PBX asking before ringing)."""
     number = _e164(caller, region)
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         client = await client_by_phone(tx, number) if number else None
     return Caller(
         number=number or _raw(caller),
@@ -140,7 +153,7 @@ async def identify_caller(db: Database, *, caller: str, region: str) -> Caller:
 
 async def operator_phones(db: Database, *, region: str) -> tuple[str, ...]:
     """The phones to ring for an inbound call: active operators whose extension is a number."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         extensions = (
             await tx.scalars(
                 select(User.extension)
@@ -158,46 +171,65 @@ async def operator_phones(db: Database, *, region: str) -> tuple[str, ...]:
 
 async def record_call_event(db: Database, *, event: CallEvent, region: str) -> CallView:
     """Apply one PBX notification to its call, idempotently; see the module's docstring."""
-    _check(event)
-    sent = _e164(event.caller, region)
+    return (await record_call_events(db, events=[event], region=region))[0]
+
+
+async def record_call_events(
+    db: Database, *, events: Sequence[CallEvent], region: str
+) -> list[CallView]:
+    """Apply notifications in their order in one transaction: all are recorded, or none.
+
+    Calls ringing together share one commit (and, on SQLite, one turn at the write lock)."""
+    for event in events:
+        _check(event)
     async with db.transaction() as tx:
-        call, created = await _locked_call(tx, event, sent or _raw(event.caller))
-        number = sent if created else _e164(call.caller, region)  # the first event's caller holds
-        if created and number:
-            call.client_id = await tx.scalar(
-                select(ClientPhone.client_id).where(ClientPhone.e164 == number)
-            )
-        # Only the name is needed on this hot path: skip loading phones and addresses.
-        client = (
-            await tx.get(
-                Client,
-                call.client_id,
-                options=[raiseload(Client.phones), raiseload(Client.addresses)],
-            )
-            if call.client_id
-            else None
-        )
-        was_answered = call.answered_at is not None
-        kinds = _advance(call, event, created)
-        if kinds and kinds[-1] == "call.ended" and _missed(call):
-            kinds[-1] = "call.missed"
-            if number:
-                call.callback_task_id = await _callback_task_for(tx, call, client)
-        await tx.flush()
-        for kind in kinds:
-            await record_event(tx, kind=kind, payload=_payload(call, client))
-        if not was_answered and call.answered_at is not None and number:
-            await _close_called_back(tx, call, event.at)
-        return _view(call, client)
+        return [await _record(tx, event, region) for event in events]
+
+
+async def _record(tx: AsyncSession, event: CallEvent, region: str) -> CallView:
+    """One notification, in the transaction of those it came with."""
+    sent = _e164(event.caller, region)
+    inserted = await _insert_call(tx, event, sent)
+    if inserted is not None and event.kind is CallEventKind.RINGING:
+        # A new call ringing, the bulk of a busy minute: the row as inserted is the change.
+        view = _row_view(inserted)
+        return replace(view, events=await _record_events(tx, ["call.ringing"], view))
+    return await _apply(tx, event, inserted, sent, region)
+
+
+async def _apply(
+    tx: AsyncSession, event: CallEvent, inserted: Row[Any] | None, sent: str | None, region: str
+) -> CallView:
+    """Any other notification: move the locked call forward."""
+    if inserted is not None:
+        call = await tx.get(Call, inserted.id)  # ours, just inserted: locked until commit
+        assert call is not None
+        client_name, created = inserted.client_name, True
+    else:
+        call, client_name = await _locked_call(tx, event)
+        created = False
+    number = sent if created else _e164(call.caller, region)  # the first event's caller holds
+    was_answered = call.answered_at is not None
+    kinds = _advance(call, event, created)
+    if kinds and kinds[-1] == "call.ended" and _missed(call):
+        kinds[-1] = "call.missed"
+        if number:
+            call.callback_task_id = await _callback_task_for(tx, call)
+    await tx.flush()
+    view = _view(call, client_name)
+    recorded = await _record_events(tx, kinds, view)
+    if not was_answered and call.answered_at is not None and number:
+        await _close_called_back(tx, call, event.at)
+    return replace(view, events=recorded)
 
 
 async def get_call(db: Database, *, call_id: int) -> CallView:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         call = await tx.get(Call, call_id)
         if call is None:
             raise NotFound("not_found", entity="call", ref=call_id)
         client = await tx.get(Client, call.client_id) if call.client_id else None
-        return _view(call, client)
+        return _view(call, client.name if client else None)
 
 
 async def list_calls(db: Database, *, limit: int = 50, missed_only: bool = False) -> list[CallView]:
@@ -214,9 +246,9 @@ async def list_calls(db: Database, *, limit: int = 50, missed_only: bool = False
             Call.direction == CallDirection.INBOUND.value,
             Call.outcome != ANSWERED,
         )
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         rows = (await tx.execute(query)).all()
-        return [_view(call, client) for call, client in rows]
+        return [_view(call, client.name if client else None) for call, client in rows]
 
 
 async def list_callback_tasks(
@@ -234,7 +266,7 @@ async def list_callback_tasks(
         query = query.where(
             or_(CallbackTask.assigned_user_id == user_id, CallbackTask.assigned_user_id.is_(None))
         )
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         rows = (await tx.execute(query)).all()
         return [_task_view(task, client) for task, client in rows]
 
@@ -278,10 +310,10 @@ def _check(event: CallEvent) -> None:
         )
     if event.at.tzinfo is None:
         raise refuse("at", event.at, "needs a time zone")
-    for field in ("line", "extension", "outcome"):
-        value = getattr(event, field)
+    for name in ("line", "extension", "outcome"):
+        value = getattr(event, name)
         if value is not None and len(value) > TEXT_LENGTH:
-            raise refuse(field, value, f"at most {TEXT_LENGTH} characters")
+            raise refuse(name, value, f"at most {TEXT_LENGTH} characters")
     if event.duration_seconds is not None and not 0 <= event.duration_seconds < 10**7:
         raise refuse("duration_seconds", event.duration_seconds, "not a call's length")
     url = event.recording_url
@@ -301,37 +333,95 @@ def _raw(caller: str) -> str:
     return caller.strip()[:TEXT_LENGTH]
 
 
-async def _locked_call(tx: AsyncSession, event: CallEvent, caller: str) -> tuple[Call, bool]:
-    """The call row, created when new and locked against a concurrent notification."""
-    dialect = tx.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(Call)
+def _call_insert(dialect: str) -> Any:
+    """Insert a call unless the provider's call id is known, finding the number's owner and
+    returning their name in the same statement. Built once per dialect: a statement reused as
+    is skips SQLAlchemy's cache-key walk and compiles once."""
+    calls = cast(Table, Call.__table__)
+    dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    owner = select(ClientPhone.client_id).where(ClientPhone.e164 == bindparam("number"))
+    # SQLAlchemy does not correlate a subquery in an INSERT's RETURNING with the inserted row,
+    # so the owner's name is written out; PostgreSQL and SQLite both run it.
+    name = literal_column(
+        "(SELECT clients.name FROM clients WHERE clients.id = calls.client_id)", String
+    )
+    return (
+        dialect_insert(calls)
         .values(
-            provider=event.provider,
-            provider_call_id=event.provider_call_id,
-            direction=event.direction.value,
-            caller=caller,
-            line=event.line,
-            extension=event.extension,
+            provider=bindparam("provider"),
+            provider_call_id=bindparam("provider_call_id"),
+            direction=bindparam("direction"),
+            caller=bindparam("caller"),
+            client_id=owner.scalar_subquery(),
+            line=bindparam("line"),
+            extension=bindparam("extension"),
             state=CallEventKind.RINGING.value,
-            ringing_at=event.at,
-            created_at=event.at,
+            ringing_at=bindparam("at"),
+            created_at=bindparam("created_at"),
         )
         .on_conflict_do_nothing(index_elements=["provider", "provider_call_id"])
-        .returning(Call)
+        .returning(*calls.c, name.label("client_name"))
     )
-    inserted = await tx.scalar(statement, execution_options={"populate_existing": True})
-    if inserted is not None:
-        return inserted, True  # our own insert holds the row's lock until commit
-    call = await tx.scalar(
-        select(Call)
-        .where(Call.provider == event.provider, Call.provider_call_id == event.provider_call_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+
+
+_CALL_INSERTS = {dialect: _call_insert(dialect) for dialect in ("postgresql", "sqlite")}
+_EVENTS = cast(Table, Event.__table__)
+_EVENT_INSERT = (
+    insert(_EVENTS)
+    .values(kind=bindparam("kind"), payload=bindparam("payload"), created_at=bindparam("at"))
+    .returning(_EVENTS.c.id)
+)
+
+
+async def _insert_call(tx: AsyncSession, event: CallEvent, number: str | None) -> Row[Any] | None:
+    """The new call's row with its client's name; None when the call exists already (our
+    insert, when there is one, holds the row's lock until commit)."""
+    dialect = tx.get_bind().dialect.name
+    result = await tx.execute(
+        _CALL_INSERTS[dialect],
+        {
+            "provider": event.provider,
+            "provider_call_id": event.provider_call_id,
+            "direction": event.direction.value,
+            "caller": number or _raw(event.caller),
+            "number": number,
+            "line": event.line,
+            "extension": event.extension,
+            "at": event.at,
+            "created_at": event.at,
+        },
     )
-    assert call is not None  # the insert found it there
-    return call, False
+    return result.one_or_none()
+
+
+async def _locked_call(tx: AsyncSession, event: CallEvent) -> tuple[Call, str | None]:
+    """An existing call, locked against a concurrent notification, and its client's name."""
+    row = (
+        await tx.execute(
+            select(Call, Client.name)
+            .outerjoin(Client, Client.id == Call.client_id)
+            .where(
+                Call.provider == event.provider, Call.provider_call_id == event.provider_call_id
+            )
+            .with_for_update(of=Call)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def _record_events(
+    tx: AsyncSession, kinds: Sequence[str], view: CallView
+) -> tuple[RecordedEvent, ...]:
+    """The call's events, written through ``tx`` for the live popups."""
+    payload = _payload(view)
+    at = datetime.now(UTC)
+    recorded = []
+    for kind in kinds:
+        event_id = await tx.scalar(_EVENT_INSERT, {"kind": kind, "payload": payload, "at": at})
+        assert event_id is not None
+        recorded.append(RecordedEvent(event_id, kind, payload, at))
+    return tuple(recorded)
 
 
 def _advance(call: Call, event: CallEvent, created: bool) -> list[str]:
@@ -386,7 +476,7 @@ def _missed(call: Call) -> bool:
     return call.direction == CallDirection.INBOUND.value and call.outcome != ANSWERED
 
 
-async def _callback_task_for(tx: AsyncSession, call: Call, client: Client | None) -> int:
+async def _callback_task_for(tx: AsyncSession, call: Call) -> int:
     """The number's open call-back task, opened now unless one is already waiting."""
     await tx.flush()  # the savepoint below must not hold (and on a race undo) the call's changes
     existing = await _open_task_id(tx, call.caller)
@@ -394,9 +484,9 @@ async def _callback_task_for(tx: AsyncSession, call: Call, client: Client | None
         return existing
     task = CallbackTask(
         call_id=call.id,
-        client_id=client.id if client else None,
+        client_id=call.client_id,
         phone=call.caller,
-        assigned_user_id=await _responsible_operator(tx, client),
+        assigned_user_id=await _responsible_operator(tx, call.client_id),
         state=TASK_OPEN,
         created_at=call.ended_at or call.ringing_at,
         note="",
@@ -418,12 +508,12 @@ async def _open_task_id(tx: AsyncSession, phone: str) -> int | None:
     )
 
 
-async def _responsible_operator(tx: AsyncSession, client: Client | None) -> int | None:
+async def _responsible_operator(tx: AsyncSession, client_id: int | None) -> int | None:
     """The operator of the zone of the client's first address; None leaves it to anyone."""
-    if client is None:
+    if client_id is None:
         return None
     zone_id = await tx.scalar(
-        select(Address.zone_id).where(Address.client_id == client.id).order_by(Address.id).limit(1)
+        select(Address.zone_id).where(Address.client_id == client_id).order_by(Address.id).limit(1)
     )
     if zone_id is None:
         return None
@@ -467,17 +557,17 @@ async def _user_by_extension(tx: AsyncSession, extension: str | None) -> int | N
     return ids[0] if len(ids) == 1 else None
 
 
-def _payload(call: Call, client: Client | None) -> Mapping[str, Any]:
+def _payload(view: CallView) -> dict[str, Any]:
     return {
-        "call_id": call.id,
-        "provider": call.provider,
-        "caller": call.caller,
-        "client_id": client.id if client else None,
-        "client_name": client.name if client else None,
-        "line": call.line,
-        "extension": call.extension,
-        "state": call.state,
-        "callback_task_id": call.callback_task_id,
+        "call_id": view.id,
+        "provider": view.provider,
+        "caller": view.caller,
+        "client_id": view.client_id,
+        "client_name": view.client_name,
+        "line": view.line,
+        "extension": view.extension,
+        "state": view.state,
+        "callback_task_id": view.callback_task_id,
     }
 
 
@@ -492,14 +582,14 @@ def _task_payload(task: CallbackTask) -> Mapping[str, Any]:
     }
 
 
-def _view(call: Call, client: Client | None) -> CallView:
+def _view(call: Call, client_name: str | None) -> CallView:
     return CallView(
         id=call.id,
         provider=call.provider,
         provider_call_id=call.provider_call_id,
         caller=call.caller,
-        client_id=client.id if client else None,
-        client_name=client.name if client else None,
+        client_id=call.client_id,
+        client_name=client_name if call.client_id else None,
         line=call.line,
         extension=call.extension,
         state=call.state,
@@ -511,6 +601,29 @@ def _view(call: Call, client: Client | None) -> CallView:
         callback_task_id=call.callback_task_id,
         direction=call.direction,
         duration_seconds=call.duration_seconds,
+    )
+
+
+def _row_view(row: Row[Any]) -> CallView:
+    """A view of a call row as the insert returned it."""
+    return CallView(
+        id=row.id,
+        provider=row.provider,
+        provider_call_id=row.provider_call_id,
+        caller=row.caller,
+        client_id=row.client_id,
+        client_name=row.client_name if row.client_id else None,
+        line=row.line,
+        extension=row.extension,
+        state=row.state,
+        ringing_at=row.ringing_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        outcome=row.outcome,
+        recording_url=row.recording_url,
+        callback_task_id=row.callback_task_id,
+        direction=row.direction,
+        duration_seconds=row.duration_seconds,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -66,22 +67,52 @@ class RepeatDraft:
     """Lines after the first, which a repeat does not copy (a visit books one service)."""
 
 
-async def _last_orders(tx: AsyncSession, client: Client, limit: int) -> tuple[OrderBrief, ...]:
-    orders = list(
-        await tx.scalars(
-            select(Order)
-            .where(Order.client_id == client.id)
-            .order_by(Order.starts_at.desc(), Order.id.desc())
-            .limit(limit)
-            .options(lazyload(Order.history))  # the card shows no history
+# Built once: a statement reused as is skips SQLAlchemy's cache-key walk and compiles once.
+# A call's popup reads the card while dozens of calls may be ringing, so it reads plain
+# columns of the tables, which skip the ORM's loading machinery.
+_clients = cast(Table, Client.__table__)
+_phones = cast(Table, ClientPhone.__table__)
+_addresses = cast(Table, Address.__table__)
+_services = cast(Table, Service.__table__)
+# The client with its phones and addresses in one read: one row per (phone, address) pair,
+# a handful for any real client.
+_CLIENT = (
+    select(
+        _clients.c.id, _clients.c.name, _clients.c.language, _clients.c.balance,
+        _clients.c.bonus_points, _clients.c.bottles, _clients.c.debt, _clients.c.notes,
+        _phones.c.e164, _addresses.c.id.label("address_id"), _addresses.c.text,
+        _addresses.c.lat, _addresses.c.lon, _addresses.c.zone_id,
+    )
+    .select_from(
+        _clients.outerjoin(_phones, _phones.c.client_id == _clients.c.id).outerjoin(
+            _addresses, _addresses.c.client_id == _clients.c.id
         )
     )
-    service_ids = {line.service_id for order in orders for line in order.lines}
-    names = {
-        s.id: dict(s.names)
-        for s in await tx.scalars(select(Service).where(Service.id.in_(service_ids)))
-    }
-    addresses = {a.id: a.text for a in client.addresses}
+    .where(_clients.c.id == bindparam("client_id"))
+    .order_by(_phones.c.id, _addresses.c.id)
+)
+_LAST_ORDERS = (
+    select(Order)
+    .where(Order.client_id == bindparam("client_id"))
+    .order_by(Order.starts_at.desc(), Order.id.desc())
+    .limit(bindparam("limit"))
+    .options(lazyload(Order.history))  # the card shows no history
+)
+_SERVICE_NAMES = select(_services.c.id, _services.c.names).where(
+    _services.c.id.in_(bindparam("service_ids", expanding=True))
+)
+
+
+async def _last_orders(
+    tx: AsyncSession, client_id: int, addresses: tuple[AddressInfo, ...], limit: int
+) -> tuple[OrderBrief, ...]:
+    orders = list(await tx.scalars(_LAST_ORDERS, {"client_id": client_id, "limit": limit}))
+    if not orders:
+        return ()
+    service_ids = sorted({line.service_id for order in orders for line in order.lines})
+    rows = await tx.execute(_SERVICE_NAMES, {"service_ids": service_ids})
+    names = {service_id: dict(service_names) for service_id, service_names in rows}
+    texts = {a.id: a.text for a in addresses}
     return tuple(
         OrderBrief(
             id=order.id,
@@ -90,13 +121,14 @@ async def _last_orders(tx: AsyncSession, client: Client, limit: int) -> tuple[Or
             starts_at=order.starts_at,
             total=order.total,
             services=tuple(names[line.service_id] for line in order.lines),
-            address=addresses.get(order.address_id or 0, ""),
+            address=texts.get(order.address_id or 0, ""),
         )
         for order in orders
     )
 
 
-async def _overview(tx: AsyncSession, client: Client, last_orders: int) -> ClientOverview:
+def _new_overview(client: Client) -> ClientOverview:
+    """The card of a client just taken down: no orders yet."""
     return ClientOverview(
         id=client.id,
         name=client.name,
@@ -110,17 +142,38 @@ async def _overview(tx: AsyncSession, client: Client, last_orders: int) -> Clien
         bottles=client.bottles,
         debt=client.debt,
         notes=client.notes,
-        last_orders=await _last_orders(tx, client, last_orders) if last_orders else (),
+        last_orders=(),
     )
 
 
 async def client_overview(db: Database, *, client_id: int, last_orders: int = 5) -> ClientOverview:
     """The client card: contacts, money, containers, notes and the latest orders."""
-    async with db.transaction() as tx:
-        client = await tx.get(Client, client_id)
-        if client is None:
+    async with db.transaction(read_only=True) as tx:
+        rows = (await tx.execute(_CLIENT, {"client_id": client_id})).all()
+        if not rows:
             raise NotFound("not_found", entity="client", ref=client_id)
-        return await _overview(tx, client, last_orders)
+        # dict.fromkeys: each phone and address once, in the order they were added.
+        phones = tuple(dict.fromkeys(row.e164 for row in rows if row.e164 is not None))
+        addresses = tuple(dict.fromkeys(
+            AddressInfo(row.address_id, row.text, row.lat, row.lon, row.zone_id)
+            for row in rows
+            if row.address_id is not None
+        ))
+        orders = await _last_orders(tx, client_id, addresses, last_orders) if last_orders else ()
+    client = rows[0]
+    return ClientOverview(
+        id=client.id,
+        name=client.name,
+        language=client.language,
+        phones=phones,
+        addresses=addresses,
+        balance=client.balance,
+        bonus_points=client.bonus_points,
+        bottles=client.bottles,
+        debt=client.debt,
+        notes=client.notes,
+        last_orders=orders,
+    )
 
 
 async def create_client(
@@ -151,7 +204,7 @@ async def create_client(
                 client.addresses.append(await _new_address(tx, address, point))
             tx.add(client)
             await tx.flush()
-            return await _overview(tx, client, 0)
+            return _new_overview(client)
     except IntegrityError as err:
         # The same number was saved by another operator a moment earlier.
         async with db.transaction() as tx:

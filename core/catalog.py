@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from core.db import Database
 from core.errors import NotFound
@@ -48,10 +49,15 @@ def _info(service: Service) -> ServiceInfo:
     )
 
 
+# A service with its skills and zones in one statement (a few rows each).
+_WHOLE = (joinedload(Service.skills), joinedload(Service.zones))
+
+
 async def _service_by_ref(tx: AsyncSession, ref: str | int) -> Service | None:
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        return await tx.get(Service, int(ref))
-    return await tx.scalar(select(Service).where(Service.code == ref))
+        return await tx.get(Service, int(ref), options=_WHOLE)
+    query = select(Service).options(*_WHOLE).where(Service.code == ref)
+    return (await tx.scalars(query)).unique().one_or_none()
 
 
 async def find_service(db: Database, *, ref: str | int) -> ServiceInfo:
@@ -65,10 +71,10 @@ async def find_service(db: Database, *, ref: str | int) -> ServiceInfo:
 
 async def list_services(db: Database, *, active_only: bool = True) -> list[ServiceInfo]:
     async with db.transaction() as tx:
-        query = select(Service).order_by(Service.category_id, Service.id)
+        query = select(Service).options(*_WHOLE).order_by(Service.category_id, Service.id)
         if active_only:
             query = query.where(Service.active.is_(True))
-        return [_info(s) for s in await tx.scalars(query)]
+        return [_info(s) for s in (await tx.scalars(query)).unique()]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from core.when import WhenRules
 
 ENV_PREFIX = "BRIGADIER__"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+MAX_REFERRAL_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class TelegramSettings:
     api_url: str = "https://api.telegram.org"
     sandbox_url: str = ""  # empty: the sandbox this process serves at /sandbox
     webhook_base_url: str = ""  # public https base for setWebhook in webhook mode
+    webhook_max_connections: int = 40  # Telegram's: updates in flight to our webhook, 1-100
     customer_bot_username: str = "brigadier_customer_bot"
     worker_bot_username: str = "brigadier_worker_bot"
 
@@ -96,7 +98,13 @@ class OutboxSettings:
     per_chat_per_second: float = 1.0
     global_per_second: float = 30.0
     max_attempts: int = 12
-    poll_seconds: float = 0.5
+    poll_seconds: float = 0.1
+    # Sent before ordinary notices (the worker bot also joins offers waiting for one chat).
+    urgent_templates: tuple[str, ...] = ("notice.job_offer", "notice.job_offered")
+    # Templates that may go as paid broadcasts (0.1 Star each) when the free overall limit is
+    # spent; empty: never pay.
+    paid_broadcast_templates: tuple[str, ...] = ()
+    paid_broadcast_per_second: float = 1000.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,16 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class ReferralSettings:
+    """Bonus points for an invitation, given once the invited client's first order is done."""
+
+    referrer_points: int = 100
+    """For the client who shared the link; 0 turns this side off."""
+    friend_points: int = 100
+    """For the invited friend; 0 turns this side off."""
+
+
+@dataclass(frozen=True)
 class Secrets:
     session_secret: str | None = None
     customer_bot_token: str | None = None
@@ -192,6 +210,7 @@ class Config:
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     workers: WorkerSettings = field(default_factory=WorkerSettings)
+    referrals: ReferralSettings = field(default_factory=ReferralSettings)
     secrets: Secrets = field(default_factory=Secrets)
 
 
@@ -208,6 +227,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "telephony": TelephonySettings,
     "routing": RoutingSettings,
     "workers": WorkerSettings,
+    "referrals": ReferralSettings,
 }
 
 
@@ -360,8 +380,14 @@ def _validate(config: Config) -> None:
         raise fail("telegram.mode", "choose sandbox, polling or webhook")
     if config.telegram.mode == "webhook" and not config.telegram.webhook_base_url:
         raise fail("telegram.webhook_base_url", "webhook mode needs the public https base URL")
-    if config.outbox.per_chat_per_second <= 0 or config.outbox.global_per_second <= 0:
+    if not 1 <= config.telegram.webhook_max_connections <= 100:
+        raise fail("telegram.webhook_max_connections", "Telegram takes 1 to 100")
+    outbox = config.outbox
+    if min(outbox.per_chat_per_second, outbox.global_per_second,
+           outbox.paid_broadcast_per_second) <= 0:
         raise fail("outbox", "rates must be positive")
+    if not 0 < outbox.poll_seconds <= 60:
+        raise fail("outbox.poll_seconds", "must be above 0 and at most 60")
     panel = config.panel
     if panel.login_attempts < 1 or panel.login_window_minutes < 1:
         raise fail("panel", "login_attempts and login_window_minutes must be at least 1")
@@ -377,6 +403,9 @@ def _validate(config: Config) -> None:
         raise fail("workers", "offer_timeout_minutes and invite_lifetime_hours must be at least 1")
     if workers.late_start_grace_minutes < 0 or not 0 < workers.check_seconds <= 3600:
         raise fail("workers", "late_start_grace_minutes >= 0 and 0 < check_seconds <= 3600")
+    for name in ("referrer_points", "friend_points"):
+        if not 0 <= getattr(config.referrals, name) <= MAX_REFERRAL_POINTS:
+            raise fail(f"referrals.{name}", f"must lie in 0..{MAX_REFERRAL_POINTS}")
     telephony = config.telephony
     if telephony.sip_answer not in ("busy", "decline"):
         raise fail("telephony.sip_answer", "choose busy or decline")

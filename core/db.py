@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 
 from core.config import DatabaseSettings
 
+READ_ONLY = "brigadier_read_only"  # an execution option: begin the transaction to read only
+
 
 def resolve_url(url: str, base: Path) -> str:
     """Make a relative SQLite path relative to ``base`` (the config file's folder)."""
@@ -71,8 +73,12 @@ def _prepare_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Take the write lock up front so concurrent writers wait instead of deadlocking.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Take the write lock up front so concurrent writers wait instead of deadlocking;
+        # a read-only transaction reads its WAL snapshot without it.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -107,9 +113,15 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block ends, rolls back when it raises."""
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block ends, rolls back when it raises.
+
+        ``read_only``: the block must only read. On SQLite it then neither takes nor waits for
+        the write lock, so busy writers do not hold up what only shows data.
+        """
         async with self._sessions() as session, session.begin():
+            if read_only and isinstance(self.bind, AsyncEngine):
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from core.config import ReferralSettings
 from core.db import Database
 from core.errors import InvalidInput
 from core.events import Notice, record_event
 from core.jobs import advance, own_job
 from core.models import Client, Order, User, Worker, Zone
 from core.orders import PAYMENT_METHODS, OrderView, job_progress, move, order_view
+from core.referrals import DEFAULT_REFERRALS
 from core.workflows import Status, WorkflowKind
 
 MAX_BOTTLES = 1000
@@ -45,7 +47,7 @@ def _count(field: str, value: int) -> None:
 async def deliver_stop(
     db: Database, *, worker_id: int, order_id: int, bottles_delivered: int,
     empties_collected: int, payment_method: str | None, now: datetime,
-    amount_received: int | None = None,
+    amount_received: int | None = None, referrals: ReferralSettings = DEFAULT_REFERRALS,
 ) -> StopResult:
     """The stop is delivered: full bottles left, empties taken, the client's balance moved."""
     _count("bottles", bottles_delivered)
@@ -65,7 +67,8 @@ async def deliver_stop(
         )
         progress.amount_received = order.total if amount_received is None else amount_received
         client.bottles += bottles_delivered - empties_collected
-        await advance(tx, order, Status.DELIVERED, actor=f"worker:{worker_id}", now=now)
+        await advance(tx, order, Status.DELIVERED, actor=f"worker:{worker_id}", now=now,
+                      referrals=referrals)
         return StopResult(await order_view(tx, order), client.bottles)
 
 

@@ -39,6 +39,13 @@ async def save_dialog_data(
     await _upsert(db, key, {"data": dict(data)}, now)
 
 
+async def save_dialog(
+    db: Database, *, key: str, state: str | None, data: Mapping[str, Any], now: datetime
+) -> None:
+    """The state and the data at once: what one update changed, in one statement."""
+    await _upsert(db, key, {"state": state, "data": dict(data)}, now)
+
+
 async def forget_dialog(db: Database, *, key: str) -> None:
     async with db.transaction() as tx:
         await tx.execute(delete(DialogState).where(DialogState.key == key))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import ReferralSettings
 from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import Notice, record_event
@@ -28,6 +29,7 @@ from core.orders import (
     order_view,
     status_notices,
 )
+from core.referrals import DEFAULT_REFERRALS, reward_referral
 from core.slots import SlotRules
 from core.workflows import GUARDS, OrderFacts, Status, workflow
 
@@ -201,9 +203,10 @@ async def own_job(
 async def advance(
     tx: AsyncSession, order: Order, target: Status, *, actor: str, now: datetime,
     reason: str | None = None, confirmation_required: bool = False,
-    notices: list[Notice] | None = None,
+    notices: list[Notice] | None = None, referrals: ReferralSettings = DEFAULT_REFERRALS,
 ) -> None:
-    """Move a loaded order with its full facts and record the event (helper)."""
+    """Move a loaded order with its full facts and record the event (helper); finishing the
+    invited client's first order rewards the invitation."""
     known = await load_facts(tx, order, confirmation_required=confirmation_required)
     source = order.status
     move(order, target, actor=actor, now=now, reason=reason, known=known)
@@ -214,6 +217,7 @@ async def advance(
         notices=[*_unless_told(await status_notices(tx, order), notices or []),
                  *(notices or [])],
     )
+    await reward_referral(tx, order, now=now, referrals=referrals)
 
 
 def _unless_told(status: list[Notice], others: list[Notice]) -> list[Notice]:
@@ -317,7 +321,7 @@ def _check_money(field: str, value: int | None) -> None:
 async def complete_job(
     db: Database, *, worker_id: int, order_id: int, now: datetime,
     payment_method: str | None = None, amount_received: int | None = None, tips: int = 0,
-    mileage_km: int = 0,
+    mileage_km: int = 0, referrals: ReferralSettings = DEFAULT_REFERRALS,
 ) -> OrderView:
     """Finish the job with how it was paid; without a payment method the workflow refuses."""
     if payment_method is not None and payment_method not in PAYMENT_METHODS:
@@ -332,7 +336,8 @@ async def complete_job(
         progress = await job_progress(tx, order.id)
         progress.amount_received = order.total if amount_received is None else amount_received
         progress.tips, progress.mileage_km = tips, mileage_km
-        await advance(tx, order, Status.COMPLETED, actor=f"worker:{worker_id}", now=now)
+        await advance(tx, order, Status.COMPLETED, actor=f"worker:{worker_id}", now=now,
+                      referrals=referrals)
         return await order_view(tx, order)
 
 

@@ -651,6 +651,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "{worker} не може продовжити маршрут: {reason}. Замовлення повернуто вам: {orders}.",
         "ru": "{worker} не может продолжить маршрут: {reason}. Заказы возвращены вам: {orders}.",
     },
+    # --- invitations: bonus points once the invited friend's first order is done ---
+    "notice.referral_rewarded": {
+        "en": "The friend you invited has had their first order done: +{points} bonus points "
+        "for you. Your bonus points now: {total}.",
+        "uk": "Друг, якого ви запросили, отримав перше виконане замовлення — вам нараховано "
+        "бонусні бали: +{points}. Тепер на рахунку: {total}.",
+        "ru": "Друг, которого вы пригласили, получил первый выполненный заказ — вам начислены "
+        "бонусные баллы: +{points}. Теперь на счету: {total}.",
+    },
+    "notice.referral_welcome": {
+        "en": "Thank you for your first order! You came with a friend's invitation: +{points} "
+        "bonus points for you. Your bonus points now: {total}.",
+        "uk": "Дякуємо за перше замовлення! Ви прийшли за запрошенням друга — вам нараховано "
+        "бонусні бали: +{points}. Тепер на рахунку: {total}.",
+        "ru": "Спасибо за первый заказ! Вы пришли по приглашению друга — вам начислены "
+        "бонусные баллы: +{points}. Теперь на счету: {total}.",
+    },
 }
 
 

@@ -816,3 +816,15 @@ class DayPlanProposal(Base):
     plan: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OutboxSent(Base):
+    """The Telegram message that carried an outbox row (rows joined in one share it), so the
+    message can be edited later: an offer passed on loses its buttons."""
+
+    __tablename__ = "outbox_sent"
+
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger)

@@ -4,11 +4,14 @@ An offer is an order in ``assigned`` with its worker; the offer began at the ord
 to ``assigned``. Declining, or not answering within the configured minutes, passes the order
 to the next best eligible worker by the assignment score (:mod:`core.assignment`), leaving out
 everyone who declined or let it time out. When nobody is left, the zone's responsible operator
-is told. Once passed on, the earlier worker's buttons answer "no longer offered to you".
+is told. Once passed on, the earlier worker's buttons answer "no longer offered to you" (and
+the worker bot redraws that offer message without them). :func:`answer_offer` also reads back
+where the other offers shown in the same message stand, for that redraw.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +67,90 @@ class PassedOn:
     """The next worker offered it; ``None``: nobody is left and the operator was told."""
 
 
+OFFERED = "offered"
+YOURS = "yours"
+PASSED_ON = "passed_on"
+WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class OfferState:
+    """Where an offer made to one worker stands now, as the offer message shows it."""
+
+    order_id: int
+    number: str
+    state: str
+    """``offered`` (still to answer), ``yours`` (accepted), ``declined`` (by this worker),
+    ``passed_on`` (gone to someone else or back to the operator), ``withdrawn`` (cancelled)."""
+
+
+@dataclass(frozen=True)
+class OfferAnswer:
+    """A worker's answer to an offer, taken: the job's number, and where the offers shown
+    with it (one message may carry several) stand now."""
+
+    number: str
+    shown: tuple[OfferState, ...]
+
+
+async def answer_offer(
+    db: Database, *, worker_id: int, order_id: int, accept: bool, now: datetime,
+    rules: SlotRules, shown: Sequence[int] = (),
+) -> OfferAnswer:
+    """Accept or decline, as :func:`accept_offer` and :func:`decline_offer`, and read back the
+    offers ``shown`` with it, all in one transaction."""
+    async with db.transaction() as tx:
+        order = await load_order(tx, order_id, for_update=True)
+        _offered_to(order, worker_id)
+        if accept:
+            await _accept(tx, order, worker_id, now)
+        else:
+            await pass_on(tx, order, reason=DECLINED, now=now, rules=rules,
+                          lock=db.dialect == "postgresql")
+        return OfferAnswer(order.number, tuple(await _states(tx, worker_id, shown)))
+
+
+async def offer_states(
+    db: Database, *, worker_id: int, order_ids: Sequence[int]
+) -> list[OfferState]:
+    """The state of each of these offers for this worker, in the order asked."""
+    async with db.transaction() as tx:
+        return await _states(tx, worker_id, order_ids)
+
+
+async def _states(
+    tx: AsyncSession, worker_id: int, order_ids: Sequence[int]
+) -> list[OfferState]:
+    if not order_ids:
+        return []
+    orders = {
+        order.id: order
+        for order in await tx.scalars(select(Order).where(Order.id.in_(order_ids)))
+    }
+    declined = set(await tx.scalars(
+        select(OfferRefusal.order_id).where(
+            OfferRefusal.worker_id == worker_id, OfferRefusal.order_id.in_(order_ids),
+            OfferRefusal.reason == DECLINED,
+        )
+    ))
+    return [
+        OfferState(order_id, orders[order_id].number,
+                   _offer_state(orders[order_id], worker_id, order_id in declined))
+        for order_id in order_ids if order_id in orders
+    ]
+
+
+def _offer_state(order: Order, worker_id: int, declined: bool) -> str:
+    if order.status == Status.CANCELLED:
+        return WITHDRAWN
+    if order.worker_id == worker_id:
+        if order.status == Status.ASSIGNED:
+            return OFFERED
+        if order.status not in (Status.NEW, Status.CONFIRMED):
+            return YOURS
+    return DECLINED if declined else PASSED_ON
+
+
 def _offered_to(order: Order, worker_id: int) -> None:
     """Refuse an answer to an offer that is not (or no longer) this worker's."""
     if order.worker_id == worker_id and order.status == Status.ACCEPTED:
@@ -79,13 +166,17 @@ async def accept_offer(
     async with db.transaction() as tx:
         order = await load_order(tx, order_id, for_update=True)
         _offered_to(order, worker_id)
-        move(order, Status.ACCEPTED, actor=f"worker:{worker_id}", now=now)
-        await tx.flush()
-        await record_event(
-            tx, kind="order.accepted", order_id=order.id, payload={"worker_id": worker_id},
-            notices=await status_notices(tx, order),
-        )
+        await _accept(tx, order, worker_id, now)
         return await order_view(tx, order)
+
+
+async def _accept(tx: AsyncSession, order: Order, worker_id: int, now: datetime) -> None:
+    move(order, Status.ACCEPTED, actor=f"worker:{worker_id}", now=now)
+    await tx.flush()
+    await record_event(
+        tx, kind="order.accepted", order_id=order.id, payload={"worker_id": worker_id},
+        notices=await status_notices(tx, order),
+    )
 
 
 async def decline_offer(

@@ -13,6 +13,7 @@ from babel.numbers import format_decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import ReferralSettings
 from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import Notice, record_event
@@ -30,6 +31,7 @@ from core.models import (
     Service,
     Worker,
 )
+from core.referrals import DEFAULT_REFERRALS, reward_referral
 from core.workflows import OrderFacts, Status, check_editable, check_transition, status_label
 
 PAYMENT_METHODS = ("cash", "card_to_worker", "terminal", "online", "bank_transfer")
@@ -128,8 +130,10 @@ class OrderView:
 async def order_view(tx: AsyncSession, order: Order) -> OrderView:
     services = {
         s.id: s
-        for s in await tx.scalars(
-            select(Service).where(Service.id.in_({line.service_id for line in order.lines}))
+        for s in await tx.execute(
+            select(Service.id, Service.code, Service.names).where(
+                Service.id.in_({line.service_id for line in order.lines})
+            )
         )
     }
     return OrderView(
@@ -252,8 +256,10 @@ async def change_status(
     now: datetime,
     reason: str | None = None,
     payment_method: str | None = None,
+    referrals: ReferralSettings = DEFAULT_REFERRALS,
 ) -> OrderView:
-    """Move an order along its workflow; guards refuse with a reason the user can read."""
+    """Move an order along its workflow; guards refuse with a reason the user can read.
+    Finishing the invited client's first order rewards the invitation."""
     if payment_method is not None and payment_method not in PAYMENT_METHODS:
         raise InvalidInput(
             "invalid_value",
@@ -275,6 +281,7 @@ async def change_status(
             payload={"from": source, "to": order.status, "actor": actor, "reason": reason or ""},
             notices=await status_notices(tx, order),
         )
+        await reward_referral(tx, order, now=now, referrals=referrals)
         return await order_view(tx, order)
 
 
@@ -300,7 +307,11 @@ async def edit_comments(
 
 
 async def worker_chat(tx: AsyncSession, worker_id: int) -> tuple[int, str] | None:
-    worker = await tx.get(Worker, worker_id)
+    worker = (
+        await tx.execute(
+            select(Worker.telegram_user_id, Worker.language).where(Worker.id == worker_id)
+        )
+    ).first()
     if worker is None or worker.telegram_user_id is None:
         return None
     return worker.telegram_user_id, worker.language

@@ -10,20 +10,26 @@ Rows of one chat go out in order and not faster than the per-chat limit, across 
 only the head of a chat's queue is claimable, and only once the chat's last message is older
 than the per-chat interval. On PostgreSQL senders claim with ``FOR UPDATE SKIP LOCKED`` and never
 take one row twice; on SQLite the claiming transaction holds the write lock.
+
+Urgent rows (job offers) are claimed before ordinary ones. When a claimed head is of a joinable
+template, the rows right behind it in its chat that are due and of the same template are claimed
+with it: the sender delivers them as one message and records the one answer for every row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.db import Database
-from core.models import OutboxMessage, UnreachableChat
+from core.messages import render
+from core.models import OutboxMessage, OutboxSent, UnreachableChat
 
 PENDING = "pending"
 SENDING = "sending"
@@ -46,6 +52,25 @@ class OutgoingMessage:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One Telegram message to send: a single row, or rows of one chat joined together."""
+
+    messages: tuple[OutgoingMessage, ...]
+
+    @property
+    def first(self) -> OutgoingMessage:
+        return self.messages[0]
+
+    @property
+    def ids(self) -> list[int]:
+        return [message.id for message in self.messages]
+
+    @property
+    def joined(self) -> bool:
+        return len(self.messages) > 1
+
+
+@dataclass(frozen=True)
 class DeliveryRules:
     """What claiming and retrying need from the configuration."""
 
@@ -54,6 +79,14 @@ class DeliveryRules:
     max_attempts: int
     first_backoff: timedelta = timedelta(seconds=1)
     max_backoff: timedelta = timedelta(minutes=10)
+    urgent: frozenset[str] = frozenset()
+    """Templates claimed before all others."""
+    joinable: frozenset[str] = frozenset()
+    """Templates of which several waiting rows of one chat are sent as one message..."""
+    max_joined: int = 8
+    max_joined_text: int = 3000
+    """...up to this many rows and this much text (in the row's language) together."""
+    joined_separator: str = "\n\n"
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential: 1 s, 2 s, 4 s ... up to ``max_backoff``."""
@@ -74,98 +107,226 @@ def _outgoing(row: OutboxMessage) -> OutgoingMessage:
 
 
 async def claim_messages(
-    db: Database, *, bots: Collection[str], now: datetime, limit: int, rules: DeliveryRules
-) -> list[OutgoingMessage]:
-    """Take up to ``limit`` due messages, each the head of its chat's queue, for one lease."""
-    if limit <= 0 or not bots:
+    db: Database, *, bots: Collection[str], now: datetime, limit: int, rules: DeliveryRules,
+    extra_urgent: int = 0,
+) -> list[Delivery]:
+    """Take up to ``limit`` due chat queue heads, urgent ones first, and up to ``extra_urgent``
+    more urgent ones, each with the rows joined to it, for one lease."""
+    if limit + extra_urgent <= 0 or not bots:
         return []
+    async with db.transaction() as tx:
+        await _end_blocked(tx, bots)
+        heads = _due_heads(db, bots, now, rules)
+        if extra_urgent and rules.urgent:
+            urgent = list(await tx.scalars(
+                heads.where(OutboxMessage.template.in_(rules.urgent)).limit(limit + extra_urgent)
+            ))
+            room = limit - len(urgent)
+            ordinary = list(await tx.scalars(
+                heads.where(OutboxMessage.template.not_in(rules.urgent)).limit(room)
+            )) if room > 0 else []
+            claimed = urgent + ordinary
+        else:
+            claimed = list(await tx.scalars(heads.limit(limit)))
+        groups = await _join_followers(tx, db, claimed, now, rules)
+        for group in groups:
+            for message in group:
+                message.state = SENDING
+                message.next_attempt_at = now + rules.lease
+        await tx.flush()
+        return [Delivery(tuple(_outgoing(message) for message in group)) for group in groups]
+
+
+async def _end_blocked(tx: AsyncSession, bots: Collection[str]) -> None:
+    """Chats that blocked the bot: their waiting messages end here, unsent."""
+    row = OutboxMessage
+    blocked = exists().where(UnreachableChat.bot == row.bot, UnreachableChat.chat_id == row.chat_id)
+    await tx.execute(
+        update(row)
+        .where(row.state == PENDING, row.bot.in_(bots), blocked)
+        .values(state=UNREACHABLE, last_error="the chat blocked the bot")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _due_heads(
+    db: Database, bots: Collection[str], now: datetime, rules: DeliveryRules
+) -> Select[OutboxMessage]:
+    """Due rows at the head of their chat's queue whose chat may get a message now."""
     row = OutboxMessage
     earlier = aliased(OutboxMessage)
-    async with db.transaction() as tx:
-        # Chats that blocked the bot: their waiting messages end here, unsent.
-        blocked = exists().where(
-            UnreachableChat.bot == row.bot, UnreachableChat.chat_id == row.chat_id
-        )
-        await tx.execute(
-            update(row)
-            .where(row.state == PENDING, row.bot.in_(bots), blocked)
-            .values(state=UNREACHABLE, last_error="the chat blocked the bot")
-            .execution_options(synchronize_session=False)
-        )
-        ahead = exists().where(
-            earlier.bot == row.bot,
-            earlier.chat_id == row.chat_id,
-            earlier.id < row.id,
-            or_(
-                earlier.state.in_((PENDING, SENDING)),
-                and_(earlier.state == SENT, earlier.sent_at > now - rules.per_chat_interval),
-            ),
-        )
-        query = (
-            select(row)
-            .where(
-                row.state.in_((PENDING, SENDING)),
-                row.bot.in_(bots),
-                row.next_attempt_at <= now,
-                ~ahead,
-            )
-            .order_by(row.id)
-            .limit(limit)
-        )
-        if db.dialect == "postgresql":
-            # Several senders at once: each skips the rows another is claiming right now.
-            query = query.with_for_update(skip_locked=True, of=row)
-        claimed = list(await tx.scalars(query))
-        for message in claimed:
-            message.state = SENDING
-            message.next_attempt_at = now + rules.lease
-        await tx.flush()
-        return [_outgoing(message) for message in claimed]
+    ahead = exists().where(
+        earlier.bot == row.bot,
+        earlier.chat_id == row.chat_id,
+        earlier.id < row.id,
+        or_(
+            earlier.state.in_((PENDING, SENDING)),
+            and_(earlier.state == SENT, earlier.sent_at > now - rules.per_chat_interval),
+        ),
+    )
+    query = select(row).where(
+        row.state.in_((PENDING, SENDING)),
+        row.bot.in_(bots),
+        row.next_attempt_at <= now,
+        ~ahead,
+    )
+    if rules.urgent:
+        query = query.order_by(case((row.template.in_(rules.urgent), 0), else_=1))
+    query = query.order_by(row.id)
+    if db.dialect == "postgresql":
+        # Several senders at once: each skips the rows another is claiming right now.
+        query = query.with_for_update(skip_locked=True, of=row)
+    return query
 
 
-async def mark_sent(db: Database, *, message_id: int, now: datetime) -> None:
-    """Telegram accepted the message."""
+async def _join_followers(
+    tx: AsyncSession, db: Database, heads: list[OutboxMessage], now: datetime,
+    rules: DeliveryRules,
+) -> list[list[OutboxMessage]]:
+    """Each head with the due rows of its template right behind it in its chat."""
+    joinable = [head for head in heads if head.template in rules.joinable]
+    if not joinable or rules.max_joined < 2:
+        return [[head] for head in heads]
+    row = OutboxMessage
+    query = (
+        select(row)
+        .where(
+            row.bot.in_({head.bot for head in joinable}),
+            row.chat_id.in_({head.chat_id for head in joinable}),
+            row.state.in_((PENDING, SENDING)),
+            row.id > min(head.id for head in joinable),
+        )
+        .order_by(row.id)
+    )
+    if db.dialect == "postgresql":
+        # Rows behind a claimed head are claimable by nobody else; wait for a rare other writer.
+        query = query.with_for_update(of=row)
+    behind: dict[tuple[str, int], list[OutboxMessage]] = {}
+    for message in await tx.scalars(query):
+        behind.setdefault((message.bot, message.chat_id), []).append(message)
+    return [
+        _joined(head, behind.get((head.bot, head.chat_id), []), now, rules)
+        if head.template in rules.joinable else [head]
+        for head in heads
+    ]
+
+
+def _joined(
+    head: OutboxMessage, behind: list[OutboxMessage], now: datetime, rules: DeliveryRules
+) -> list[OutboxMessage]:
+    group = [head]
+    size = _text_size(head)
+    for message in behind:
+        if message.id <= head.id:
+            continue
+        # Only the unbroken run behind the head: the chat's order holds.
+        if message.template != head.template or message.next_attempt_at > now:
+            break
+        size += len(rules.joined_separator) + _text_size(message)
+        if len(group) >= rules.max_joined or size > rules.max_joined_text:
+            break
+        group.append(message)
+    return group
+
+
+def _text_size(message: OutboxMessage) -> int:
+    return len(render(message.template, message.language, **message.params))
+
+
+async def mark_sent(
+    db: Database, *, message_ids: Sequence[int], now: datetime,
+    telegram_message_id: int | None = None,
+) -> None:
+    """Telegram accepted the message (joined rows: the one message that carried them all)."""
     async with db.transaction() as tx:
         await tx.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
+            .where(OutboxMessage.id.in_(message_ids))
             .values(state=SENT, sent_at=now, attempts=OutboxMessage.attempts + 1, last_error="")
+            .execution_options(synchronize_session=False)
         )
+        if telegram_message_id is not None:
+            # A row sent twice (at least once) keeps the message it went out in first.
+            known = set(await tx.scalars(
+                select(OutboxSent.outbox_id).where(OutboxSent.outbox_id.in_(message_ids))
+            ))
+            tx.add_all(OutboxSent(outbox_id=row_id, message_id=telegram_message_id)
+                       for row_id in message_ids if row_id not in known)
 
 
-async def postpone(db: Database, *, message_id: int, until: datetime, error: str) -> None:
+@dataclass(frozen=True)
+class SentMessage:
+    """A Telegram message the outbox sent, with the rows it carried, in order."""
+
+    message_id: int
+    messages: tuple[OutgoingMessage, ...]
+
+
+async def sent_message(
+    db: Database, *, bot: str, chat_id: int, order_id: int, templates: Collection[str]
+) -> SentMessage | None:
+    """The latest message to this chat that carried a row of ``templates`` about the order."""
+    row = OutboxMessage
+    async with db.transaction() as tx:
+        message_id = await tx.scalar(
+            select(OutboxSent.message_id)
+            .join(row, row.id == OutboxSent.outbox_id)
+            .where(row.bot == bot, row.chat_id == chat_id, row.template.in_(templates),
+                   row.params["order_id"].as_integer() == order_id)
+            .order_by(row.id.desc())
+            .limit(1)
+        )
+        if message_id is None:
+            return None
+        rows = await tx.scalars(
+            select(row)
+            .join(OutboxSent, row.id == OutboxSent.outbox_id)
+            .where(OutboxSent.message_id == message_id, row.bot == bot, row.chat_id == chat_id)
+            .order_by(row.id)
+        )
+        return SentMessage(message_id, tuple(_outgoing(message) for message in rows))
+
+
+async def postpone(
+    db: Database, *, message_ids: Sequence[int], until: datetime, error: str
+) -> None:
     """Telegram asked to wait (429): try again at ``until``; the wait is not a failed attempt."""
     async with db.transaction() as tx:
         await tx.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
+            .where(OutboxMessage.id.in_(message_ids))
             .values(state=PENDING, next_attempt_at=until, last_error=error[:500])
+            .execution_options(synchronize_session=False)
         )
 
 
 async def mark_failed_attempt(
-    db: Database, *, message_id: int, now: datetime, error: str, rules: DeliveryRules,
-    permanent: bool = False,
+    db: Database, *, message_ids: Sequence[int], now: datetime, error: str,
+    rules: DeliveryRules, permanent: bool = False,
 ) -> str:
-    """A send failed: back off and retry, or give up after ``max_attempts``; the new state."""
+    """A send failed: back off and retry, or give up after ``max_attempts``; the first row's
+    new state."""
     async with db.transaction() as tx:
-        row = await tx.get(OutboxMessage, message_id)
-        if row is None:
-            return FAILED
-        row.attempts += 1
-        row.last_error = error[:500]
-        if permanent or row.attempts >= rules.max_attempts:
-            row.state = FAILED
-        else:
-            row.state = PENDING
-            row.next_attempt_at = now + rules.backoff(row.attempts)
-        return row.state
+        rows = list(await tx.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))
+            .order_by(OutboxMessage.id)
+        ))
+        for row in rows:
+            row.attempts += 1
+            row.last_error = error[:500]
+            if permanent or row.attempts >= rules.max_attempts:
+                row.state = FAILED
+            else:
+                row.state = PENDING
+                row.next_attempt_at = now + rules.backoff(row.attempts)
+        return rows[0].state if rows else FAILED
 
 
 async def mark_unreachable(
-    db: Database, *, message_id: int, bot: str, chat_id: int, now: datetime, error: str
+    db: Database, *, message_ids: Sequence[int], bot: str, chat_id: int, now: datetime,
+    error: str,
 ) -> None:
-    """The person blocked the bot: flag the chat, end this and every waiting message to it."""
+    """The person blocked the bot: flag the chat, end these and every waiting message to it."""
     async with db.transaction() as tx:
         if await tx.get(UnreachableChat, (bot, chat_id)) is None:
             tx.add(UnreachableChat(bot=bot, chat_id=chat_id, since=now, reason=error[:500]))
@@ -174,7 +335,7 @@ async def mark_unreachable(
             .where(
                 OutboxMessage.bot == bot,
                 OutboxMessage.chat_id == chat_id,
-                or_(OutboxMessage.id == message_id, OutboxMessage.state == PENDING),
+                or_(OutboxMessage.id.in_(message_ids), OutboxMessage.state == PENDING),
             )
             .values(state=UNREACHABLE, last_error=error[:500])
             .execution_options(synchronize_session=False)

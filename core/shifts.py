@@ -318,21 +318,24 @@ async def load_shift_rows(
 ) -> tuple[list[PatternRow], list[ExceptionRow]]:
     """Patterns and exceptions touching [first, last] for the given workers (or a subquery)."""
     who = eligible if eligible is not None else worker_ids
-    pattern_rows = await tx.execute(
-        select(
-            ShiftPattern.worker_id,
-            ShiftPattern.zone_id,
-            ShiftPattern.weekday,
-            ShiftPattern.starts,
-            ShiftPattern.ends,
-            ShiftPattern.valid_from,
-            ShiftPattern.valid_until,
-        ).where(
-            ShiftPattern.worker_id.in_(who),  # type: ignore[arg-type]
-            ShiftPattern.valid_from <= last,
-            (ShiftPattern.valid_until.is_(None)) | (ShiftPattern.valid_until >= first),
-        )
+    patterns = select(
+        ShiftPattern.worker_id,
+        ShiftPattern.zone_id,
+        ShiftPattern.weekday,
+        ShiftPattern.starts,
+        ShiftPattern.ends,
+        ShiftPattern.valid_from,
+        ShiftPattern.valid_until,
+    ).where(
+        ShiftPattern.worker_id.in_(who),  # type: ignore[arg-type]
+        ShiftPattern.valid_from <= last,
+        (ShiftPattern.valid_until.is_(None)) | (ShiftPattern.valid_until >= first),
     )
+    weekdays = sorted({day.weekday() for day in days(first, last)})
+    if len(weekdays) < 7:
+        # A day or a few: only their weekdays' patterns touch the range.
+        patterns = patterns.where(ShiftPattern.weekday.in_(weekdays))
+    pattern_rows = await tx.execute(patterns)
     exception_rows = await tx.execute(
         select(
             ShiftException.worker_id,

@@ -13,12 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from core.config import Config
 from core.db import Database
@@ -114,8 +116,8 @@ async def resolve_place(
     tx: AsyncSession, *, point: Point | None, address_id: int | None
 ) -> tuple[Place, Address | None]:
     """The point and the zones of a place given as coordinates or as a saved address."""
-    zone_rows = (await tx.execute(select(Zone.id, Zone.code, Zone.polygon_wkt))).all()
-    zone_map = ZoneMap(zone_rows)
+    zone_rows = await tx.execute(select(Zone.id, Zone.code, Zone.polygon_wkt))
+    zone_map = _zone_map(tuple((id, code, wkt) for id, code, wkt in zone_rows))
     address = None
     if address_id is not None:
         address = await tx.get(Address, address_id)
@@ -147,10 +149,20 @@ async def resolve_place(
     return Place(point, zone_ids), address
 
 
+# One statement for a service, its skills and its zones (a few rows each).
+_WHOLE_SERVICE = (joinedload(Service.skills), joinedload(Service.zones))
+
+
+@lru_cache(maxsize=8)
+def _zone_map(rows: tuple[tuple[int, str, str], ...]) -> ZoneMap:
+    """Zones parsed once per set of polygons: parsing is the costly part of a place lookup."""
+    return ZoneMap(rows)
+
+
 async def load_job_spec(
     tx: AsyncSession, service_id: int, quantity: int
 ) -> tuple[JobSpec, Service]:
-    service = await tx.get(Service, service_id)
+    service = await tx.get(Service, service_id, options=_WHOLE_SERVICE)
     if service is None or not service.active:
         raise NotFound("not_found", entity="service", ref=service_id)
     if not 1 <= quantity <= 10_000:
@@ -199,6 +211,37 @@ def eligible_workers(
     return query
 
 
+@dataclass(frozen=True)
+class WorkloadRows:
+    """What :func:`read_workload` read: the workers, their shifts and their jobs."""
+
+    info: dict[int, tuple[float | None, float | None, float]]
+    preferred: set[int]
+    patterns: list[PatternRow]
+    exceptions: list[ExceptionRow]
+    jobs: Sequence[Any]
+    first: date
+    last: date
+    tz: ZoneInfo
+
+    def workload(self) -> Workload:
+        return _workload(self.info, self.preferred, self.patterns, self.exceptions, self.jobs,
+                         days(self.first, self.last), self.tz)
+
+    def one_worker(self, worker_id: int, jobs: Sequence[Any]) -> Workload:
+        """The worker's workload with ``jobs`` read again (see :func:`load_jobs`)."""
+        info = {worker_id: self.info[worker_id]} if worker_id in self.info else {}
+        return _workload(
+            info,
+            self.preferred,
+            [p for p in self.patterns if p.worker_id == worker_id],
+            [e for e in self.exceptions if e.worker_id == worker_id],
+            jobs,
+            days(self.first, self.last),
+            self.tz,
+        )
+
+
 async def load_workload(
     tx: AsyncSession,
     workers: Select[Any],
@@ -208,6 +251,18 @@ async def load_workload(
     tz: ZoneInfo,
 ) -> Workload:
     """Each eligible worker's working intervals and jobs from ``first`` to ``last``."""
+    rows = await read_workload(tx, workers, client_id, first, last, tz)
+    return rows.workload()
+
+
+async def read_workload(
+    tx: AsyncSession,
+    workers: Select[Any],
+    client_id: int | None,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+) -> WorkloadRows:
     info = {
         worker_id: (lat, lon, rating)
         for worker_id, lat, lon, rating in await tx.execute(
@@ -227,6 +282,14 @@ async def load_workload(
             )
         )
     patterns, exceptions = await load_shift_rows(tx, None, first, last, eligible=workers)
+    jobs = await load_jobs(tx, Order.worker_id.in_(workers), first, last, tz)
+    return WorkloadRows(info, preferred, patterns, exceptions, jobs, first, last, tz)
+
+
+async def load_jobs(
+    tx: AsyncSession, whose: ColumnElement[bool], first: date, last: date, tz: ZoneInfo
+) -> Sequence[Any]:
+    """Jobs near ``first``..``last`` of the workers ``whose`` selects, by worker and start."""
     range_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     range_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
     order_query = (
@@ -238,7 +301,7 @@ async def load_workload(
             Order.lon,
         )
         .where(
-            Order.worker_id.in_(workers),
+            whose,
             Order.status != CANCELLED,
             Order.starts_at < range_end + timedelta(hours=12),
             Order.ends_at > range_start - timedelta(hours=12),
@@ -247,8 +310,7 @@ async def load_workload(
     )
     # Plain Core rows: thousands of them, no ORM entities needed.
     connection = await tx.connection()
-    jobs = (await connection.execute(order_query)).all()
-    return _workload(info, preferred, patterns, exceptions, jobs, days(first, last), tz)
+    return (await connection.execute(order_query)).all()
 
 
 def _workload(

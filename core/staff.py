@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -185,6 +186,7 @@ async def authenticate(
     address = address[:64]
     since = now - limits.window
     async with db.transaction() as tx:
+        await _lock_attempts(tx, login, address)
         failures = await tx.scalar(
             select(func.count())
             .select_from(LoginAttempt)
@@ -196,6 +198,9 @@ async def authenticate(
         )
         if (failures or 0) >= limits.attempts:
             raise Forbidden("login_throttled", minutes=int(limits.window.total_seconds() // 60))
+        # Counted as a failure from now on, so attempts in flight at once count each other;
+        # a right password takes it back.
+        tx.add(LoginAttempt(login=login, address=address, at=now))
         user = await _user_by_login(tx, login)
         user_id = user.id if user is not None and user.active else None
         stored = user.password_hash if user is not None and user.active else None
@@ -213,8 +218,22 @@ async def authenticate(
         await _verify(_DUMMY_HASH, password)
     async with db.transaction() as tx:
         await tx.execute(delete(LoginAttempt).where(LoginAttempt.at <= since))
-        tx.add(LoginAttempt(login=login, address=address, at=now))
     raise Forbidden("login_failed")
+
+
+async def _lock_attempts(tx: AsyncSession, login: str, address: str) -> None:
+    """Let one attempt at a time count a login's failures from an address and add its own.
+
+    SQLite's writers already take turns (each transaction begins IMMEDIATE). PostgreSQL has no
+    row to lock before the first failure, so a transaction-scoped advisory lock on the pair
+    stands in for one.
+    """
+    if tx.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{login}\0{address}".encode(), digest_size=8).digest()
+    await tx.execute(
+        select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True)))
+    )
 
 
 async def _verify(password_hash: str, password: str) -> bool:
@@ -256,7 +275,7 @@ async def set_language(db: Database, *, user_id: int, language: str) -> StaffUse
 
 async def users_with_extension(db: Database, *, extension: str) -> tuple[int, ...]:
     """Ids of the active users whose phone is this extension."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         ids = await tx.scalars(
             select(User.id).where(User.extension == extension, User.active.is_(True))
         )

@@ -16,17 +16,18 @@ import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from aiohttp import web
 
-from core.calls import CallEvent, CallView, record_call_event
+from core.calls import CallEvent, CallView, record_call_event, record_call_events
 from core.clock import Clock
 from core.config import Config
 from core.db import Database
 from core.errors import BrigadierError, Forbidden, InvalidInput
+from webhooks.live import LiveEvent, LiveHub
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +42,114 @@ LISTENER_ADAPTERS: Mapping[str, str] = {
 }
 
 
+def no_hub() -> LiveHub | None:
+    return None
+
+
+BATCH_LIMIT = 32  # events one transaction records at most
+# Transactions recording at once: on PostgreSQL one works while the other waits for the server;
+# SQLite writes one at a time whatever we do.
+LANES = {"postgresql": 2, "sqlite": 1}
+
+
+class CallRecorder:
+    """Records one process's call events, those that arrive together in one transaction.
+
+    Fifty calls ringing at once would otherwise queue fifty transactions: for SQLite's one write
+    lock, whose busy handler sleeps and retries rather than queueing, or for connections beyond
+    the pool's, opened and closed again, each commit waking every process's live hub. Here
+    ``LANES`` transactions run at a time and the events that arrive meanwhile go together into
+    the next ones. A transaction that fails is retried one event at a time, so one bad event
+    fails only its own request.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[CallEvent, asyncio.Future[CallView]]] = []
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._busy = 0  # lanes draining; counted apart from the tasks, which end a bit later
+
+    async def record(self, db: Database, event: CallEvent, *, region: str) -> CallView:
+        done: asyncio.Future[CallView] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, done))
+        lanes = LANES.get(db.dialect, 1)
+        if self._busy < lanes:
+            self._busy += 1
+            lane = asyncio.create_task(self._drain(db, region, lanes))
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
+        return await done
+
+    async def _drain(self, db: Database, region: str, lanes: int) -> None:
+        try:
+            while self._waiting:
+                # The waiting events shared among the lanes: one lane's long transaction would
+                # hold back every event in it while the others idle.
+                size = min(BATCH_LIMIT, -(-len(self._waiting) // lanes))
+                batch = self._waiting[:size]
+                del self._waiting[:size]
+                try:
+                    await self._record(db, batch, region)
+                finally:
+                    for _, done in batch:
+                        done.cancel()  # only those the lane was stopped before settling
+        finally:
+            self._busy -= 1
+
+    async def _record(
+        self, db: Database, batch: list[tuple[CallEvent, asyncio.Future[CallView]]], region: str
+    ) -> None:
+        if len(batch) > 1:
+            try:
+                views = await record_call_events(
+                    db, events=[event for event, _ in batch], region=region
+                )
+            except Exception:
+                pass  # recorded again one by one below, each with its own outcome
+            else:
+                for (_, done), view in zip(batch, views, strict=True):
+                    _settle(done, view)
+                return
+        for event, done in batch:
+            try:
+                view = await record_call_event(db, event=event, region=region)
+            except Exception as err:
+                _settle(done, err)
+            else:
+                _settle(done, view)
+
+
+def _settle(done: asyncio.Future[CallView], outcome: CallView | Exception) -> None:
+    if done.done():
+        return  # its request went away meanwhile
+    if isinstance(outcome, Exception):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+
+
 @dataclass(frozen=True)
 class PbxContext:
-    """What an adapter needs: settings, the database (opened when the app starts), the clock."""
+    """What an adapter needs: settings, the database (opened when the app starts), the clock,
+    and this process's live hub when it runs one."""
 
     config: Config
     database: Callable[[], Database]
     clock: Clock
+    live: Callable[[], LiveHub | None] = no_hub
+    recorder: CallRecorder = field(default_factory=CallRecorder, repr=False, compare=False)
 
     async def record(self, event: CallEvent) -> CallView:
-        return await record_call_event(
-            self.database(), event=event, region=self.config.company.phone_region
+        view = await self.recorder.record(
+            self.database(), event, region=self.config.company.phone_region
         )
+        hub = self.live()
+        if hub is not None:
+            # Operators connected to this process see the popup now; the others' processes
+            # hear of it from the database as always.
+            hub.publish(
+                LiveEvent(e.id, e.kind, None, e.payload, e.created_at) for e in view.events
+            )
+        return view
 
 
 PBX = web.AppKey("pbx", PbxContext)

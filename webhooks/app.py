@@ -15,7 +15,7 @@ from core.config import Config
 from core.db import Database
 from core.errors import DatabaseNotReady
 from core.migrate import check_migrated
-from webhooks.live import live_context
+from webhooks.live import LIVE, live_context
 from webhooks.pbx import create_pbx_app, pbx_listeners
 from webhooks.sandbox import SANDBOX_PATH, SandboxState, create_sandbox_app, sandbox_base_url
 from webhooks.watch import watch_context
@@ -69,7 +69,9 @@ def create_app(
 
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(live_context(lambda: app[DATABASE], config.panel.live_poll_seconds))
-    app.cleanup_ctx.append(pbx_listeners(config, database=lambda: app[DATABASE], clock=app[CLOCK]))
+    app.cleanup_ctx.append(pbx_listeners(
+        config, database=lambda: app[DATABASE], clock=app[CLOCK], live=lambda: app.get(LIVE)
+    ))
     app.router.add_get("/healthz", healthz)
     if config.telegram.mode == "sandbox":
         app[SANDBOX] = SandboxState(clock=app[CLOCK])
@@ -80,7 +82,9 @@ def create_app(
     from webhooks.panel import create_panel  # the panel's views import this module's keys
 
     app.add_subapp("/panel", create_panel(app))
-    app.add_subapp("/pbx", create_pbx_app(config, database=lambda: app[DATABASE], clock=app[CLOCK]))
+    app.add_subapp("/pbx", create_pbx_app(
+        config, database=lambda: app[DATABASE], clock=app[CLOCK], live=lambda: app.get(LIVE)
+    ))
     return app
 
 

@@ -12,7 +12,12 @@ What wakes a hub depends on the engine:
   transaction, to every process listening — whoever wrote the event (a webhook, a bot, the
   command line). A slow poll backs it up in case a notification is lost while reconnecting.
 - SQLite (one machine, several processes): the hub polls the table every
-  ``panel.live_poll_seconds`` (50 ms by default); one indexed read of ``id > last seen``.
+  ``panel.live_poll_seconds`` (50 ms by default); one indexed read of ``id > last seen``, on a
+  connection the hub keeps for it.
+
+A process that has just committed events may also :meth:`LiveHub.publish` them: its own
+subscribers hear them at once instead of after the next notification or poll, and the read that
+finds them in the table later passes them over, so nobody hears an event twice.
 
 Redis pub/sub is not used here although it could carry the signal: publishing would need
 every writer to publish after its commit, and a writer that forgets (or crashes in between)
@@ -31,14 +36,15 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db import Database
 from core.models import Event
@@ -50,6 +56,16 @@ GAP_SECONDS = 10.0
 BATCH = 500
 PG_FALLBACK_POLL_SECONDS = 2.0
 QUEUE_LIMIT = 1000
+
+
+_events = cast(Table, Event.__table__).c
+# Built once, and of plain columns: read after every commit of a busy minute.
+_NEW_EVENTS = (
+    select(_events.id, _events.kind, _events.order_id, _events.payload, _events.created_at)
+    .where(_events.id > bindparam("after"))
+    .order_by(_events.id)
+    .limit(BATCH)
+)
 
 
 @dataclass(frozen=True)
@@ -113,12 +129,20 @@ class LiveHub:
         self._seen: set[int] = set()
         self._gaps: dict[int, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._reader: AsyncConnection | None = None  # SQLite: the poll's own connection
 
     def subscribe(self, *kinds: str) -> Subscription:
         """Hear events of these kinds (``"order.*"`` for all ``order.`` kinds, ``"*"`` for all)."""
         subscription = Subscription(self, frozenset(kinds))
         self._subscriptions.add(subscription)
         return subscription
+
+    def publish(self, events: Iterable[LiveEvent]) -> None:
+        """Hand events this process has just committed to its subscribers now."""
+        for event in events:
+            if self._low is None or event.id <= self._low or event.id in self._seen:
+                continue  # read already, or the hub has not begun: it starts after them
+            self._deliver(event)
 
     def wake(self) -> None:
         """Look for new events now (a notification arrived, or a test is impatient)."""
@@ -141,6 +165,13 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self._close_reader()
+
+    async def _close_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await reader.close()
 
     async def _run(self) -> None:
         interval = (
@@ -166,7 +197,7 @@ class LiveHub:
                 await asyncio.sleep(1)
 
     async def _begin_at_newest(self) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.transaction(read_only=True) as tx:
             self._low = await tx.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
 
     async def _fetch(self) -> int:
@@ -175,38 +206,42 @@ class LiveHub:
         read = self._read_sqlite if self.db.dialect == "sqlite" else self._read
         events = await read(self._low)
         for event in events:
-            if event.id in self._seen:
-                continue
-            self._seen.add(event.id)
-            self._gaps.pop(event.id, None)
-            for subscription in list(self._subscriptions):
-                subscription.offer(event)
+            if event.id not in self._seen:
+                self._deliver(event)
         self._advance(self._low)
         return len(events)
 
+    def _deliver(self, event: LiveEvent) -> None:
+        self._seen.add(event.id)
+        self._gaps.pop(event.id, None)
+        for subscription in list(self._subscriptions):
+            subscription.offer(event)
+
     async def _read(self, after: int) -> list[LiveEvent]:
-        async with self.db.transaction() as tx:
-            rows = await tx.scalars(
-                select(Event).where(Event.id > after).order_by(Event.id).limit(BATCH)
-            )
+        async with self.db.transaction(read_only=True) as tx:
+            rows = await tx.execute(_NEW_EVENTS, {"after": after})
             return [
                 LiveEvent(row.id, row.kind, row.order_id, dict(row.payload), row.created_at)
                 for row in rows
             ]
 
     async def _read_sqlite(self, after: int) -> list[LiveEvent]:
-        """A plain read on the driver: a transaction here would begin IMMEDIATE, taking the
-        write lock twenty times a second from every process."""
-        async with self.db.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
+        """A plain read on the driver, on a connection the hub keeps: twenty times a second
+        from every process, it takes one trip to the driver's thread where checking out a
+        connection and opening a transaction would take a dozen."""
+        if self._reader is None:
+            self._reader = await self.db.engine.connect()
+        try:
+            raw = await self._reader.get_raw_connection()
             driver: Any = raw.driver_connection
-            cursor = await driver.execute(
+            rows = await driver.execute_fetchall(
                 "SELECT id, kind, order_id, payload, created_at FROM events"
                 " WHERE id > ? ORDER BY id LIMIT ?",
                 (after, BATCH),
             )
-            rows = await cursor.fetchall()
-            await cursor.close()
+        except Exception:
+            await self._close_reader()  # the next poll starts on a fresh connection
+            raise
         return [
             LiveEvent(
                 row[0], row[1], row[2], json.loads(row[3]),

@@ -17,7 +17,8 @@ from core.clock import Clock
 from core.config import Config
 from core.db import Database
 from core.errors import BrigadierError, Conflict, Forbidden, NotFound
-from telephony.base import PBX, PbxContext, listeners_running, webhook_adapters
+from telephony.base import PBX, PbxContext, listeners_running, no_hub, webhook_adapters
+from webhooks.live import LiveHub
 
 log = logging.getLogger(__name__)
 
@@ -52,23 +53,26 @@ async def pbx_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def create_pbx_app(
-    config: Config, *, database: Callable[[], Database], clock: Clock
+    config: Config, *, database: Callable[[], Database], clock: Clock,
+    live: Callable[[], LiveHub | None] = no_hub,
 ) -> web.Application:
-    """The sub-application mounted at ``/pbx/``; ``database`` is read once the app runs."""
+    """The sub-application mounted at ``/pbx/``; ``database`` and ``live`` are read once the
+    app runs."""
     app = web.Application(middlewares=[pbx_errors])
-    app[PBX] = PbxContext(config=config, database=database, clock=clock)
+    app[PBX] = PbxContext(config=config, database=database, clock=clock, live=live)
     for _name, module in webhook_adapters():
         app.add_routes(module.routes)
     return app
 
 
 def pbx_listeners(
-    config: Config, *, database: Callable[[], Database], clock: Clock
+    config: Config, *, database: Callable[[], Database], clock: Clock,
+    live: Callable[[], LiveHub | None] = no_hub,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` entry running the enabled SIP and AMI listeners with the app."""
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
-        context = PbxContext(config=config, database=database, clock=clock)
+        context = PbxContext(config=config, database=database, clock=clock, live=live)
         async with listeners_running(context):
             yield
 

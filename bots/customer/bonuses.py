@@ -1,4 +1,5 @@
-"""Bonuses and invitations: the balance and points from the client card, the invite link."""
+"""Bonuses and invitations: the balance and points from the client card, the invite link with
+what an invitation brings (points are given in core/referrals.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from bots.customer.keyboards import MenuCb, main_menu
 from bots.customer.views import money
 from core.clients import get_client
-from core.config import Config
+from core.config import Config, ReferralSettings
 from core.db import Database
 from core.referrals import referral_stats
 
@@ -35,7 +36,8 @@ async def bonuses(
 
 @router.callback_query(MenuCb.filter(F.action == "invite"))
 async def invite(
-    callback: CallbackQuery, db: Database, client_id: int | None, bot_username: str
+    callback: CallbackQuery, db: Database, config: Config, client_id: int | None,
+    bot_username: str,
 ) -> None:
     await callback.answer()
     if not isinstance(callback.message, Message):
@@ -45,6 +47,17 @@ async def invite(
         return
     stats = await referral_stats(db, client_id=client_id)
     link = f"https://t.me/{bot_username}?start=ref_{client_id}"
+    text = _("invite.link").format(link=link, invited=stats.invited, rewarded=stats.rewarded)
     await callback.message.answer(
-        _("invite.link").format(link=link, invited=stats.invited), reply_markup=main_menu()
+        "\n".join([*_offers(config.referrals), text]), reply_markup=main_menu()
     )
+
+
+def _offers(referrals: ReferralSettings) -> list[str]:
+    """What each side gets, leaving out a side the company does not reward."""
+    lines = []
+    if referrals.referrer_points > 0:
+        lines.append(_("invite.you_get").format(points=referrals.referrer_points))
+    if referrals.friend_points > 0:
+        lines.append(_("invite.friend_gets").format(points=referrals.friend_points))
+    return [*lines, ""] if lines else []

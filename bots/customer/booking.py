@@ -16,11 +16,12 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bots.customer.dialog import drop_reply_keyboard, menu_after, reset, too_long
+from bots.customer.catalog import shown_categories, shown_service, shown_services
+from bots.customer.dialog import Answer, drop_reply_keyboard, menu_after, reset, too_long
 from bots.customer.keyboards import (
     AddressCb,
+    Buttons,
     CallMeCb,
     CategoryCb,
     ConfirmCb,
@@ -44,7 +45,7 @@ from bots.customer.times import (
 )
 from bots.customer.views import moment, money, price, unit_name
 from core.booking import book_visit, check_place
-from core.catalog import find_service, list_categories, list_services
+from core.catalog import find_service
 from core.clients import get_client, register_client
 from core.clock import Clock
 from core.config import Config
@@ -76,84 +77,83 @@ def _message(callback: CallbackQuery) -> Message | None:
 @router.callback_query(MenuCb.filter(F.action == "book"))
 async def start_booking(
     callback: CallbackQuery, state: FSMContext, db: Database, config: Config, lang: str
-) -> None:
+) -> Answer | None:
     await callback.answer()
     await reset(state)
     message = _message(callback)
-    if message is not None:
-        await ask_category(message, state, db, config, lang)
+    if message is None:
+        return None
+    return await ask_category(message, state, db, config, lang)
 
 
 async def ask_category(
     message: Message, state: FSMContext, db: Database, config: Config, lang: str
-) -> None:
-    categories = await list_categories(db)
+) -> Answer:
+    categories = await shown_categories(db)
     if len(categories) == 1:
-        await ask_service(message, state, db, config, lang, categories[0].id)
-        return
+        return await ask_service(message, state, db, config, lang, categories[0].id)
     await state.set_state(Booking.category)
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     for category in categories:
         builder.button(text=category.name(lang), callback_data=CategoryCb(id=category.id))
     builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
     builder.adjust(1)
-    await message.answer(_("booking.ask_category"), reply_markup=builder.as_markup())
+    return message.answer(_("booking.ask_category"), reply_markup=builder.as_markup())
 
 
 @router.callback_query(Booking.category, CategoryCb.filter())
 async def category_chosen(
     callback: CallbackQuery, callback_data: CategoryCb, state: FSMContext, db: Database,
     config: Config, lang: str,
-) -> None:
+) -> Answer | None:
     await callback.answer()
     message = _message(callback)
-    if message is not None:
-        await ask_service(message, state, db, config, lang, callback_data.id)
+    if message is None:
+        return None
+    return await ask_service(message, state, db, config, lang, callback_data.id)
 
 
 async def ask_service(
     message: Message, state: FSMContext, db: Database, config: Config, lang: str,
     category_id: int,
-) -> None:
-    services = [s for s in await list_services(db) if s.category_id == category_id]
+) -> Answer:
+    services = [s for s in await shown_services(db) if s.category_id == category_id]
     await state.set_state(Booking.service)
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     for service in services:
         label = f"{service.name(lang)} — {price(service, config.company.currency, lang)}"
         builder.button(text=label, callback_data=ServiceCb(id=service.id))
     builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
     builder.adjust(1)
-    await message.answer(_("booking.ask_service"), reply_markup=builder.as_markup())
+    return message.answer(_("booking.ask_service"), reply_markup=builder.as_markup())
 
 
 @router.callback_query(Booking.service, ServiceCb.filter())
 async def service_chosen(
     callback: CallbackQuery, callback_data: ServiceCb, state: FSMContext, db: Database,
     dialog: dict[str, Any], lang: str,
-) -> None:
+) -> Answer | None:
     await callback.answer()
-    service = await find_service(db, ref=callback_data.id)
+    service = await shown_service(db, callback_data.id)
     await state.update_data(service_id=service.id, quantity=1)
     message = _message(callback)
     if message is None:
-        return
+        return None
     if service.unit != "visit":
         await state.set_state(Booking.quantity)
-        await message.answer(_("booking.ask_quantity").format(unit=unit_name(service.unit)))
-        return
-    await ask_address(message, state, db, dialog)
+        return message.answer(_("booking.ask_quantity").format(unit=unit_name(service.unit)))
+    return await ask_address(message, state, db, dialog)
 
 
 @router.message(Booking.quantity, F.text)
 async def quantity_given(
     message: Message, state: FSMContext, db: Database, dialog: dict[str, Any]
-) -> None:
+) -> Answer | None:
     text = (message.text or "").strip()
     if await too_long(message) or not text.isdigit() or not 1 <= int(text) <= MAX_QUANTITY:
-        await message.answer(_("booking.bad_quantity").format(limit=MAX_QUANTITY))
-        return
+        return message.answer(_("booking.bad_quantity").format(limit=MAX_QUANTITY))
     await state.update_data(quantity=int(text))
-    await ask_address(message, state, db, dialog)
+    return await ask_address(message, state, db, dialog)
 
 
 # --- address -------------------------------------------------------------------------------------
@@ -161,29 +161,30 @@ async def quantity_given(
 
 async def ask_address(
     message: Message, state: FSMContext, db: Database, dialog: dict[str, Any]
-) -> None:
+) -> Answer:
     await state.set_state(Booking.address)
     await state.update_data(address_id=None, lat=None, lon=None, label=None)
-    await message.answer(_("booking.ask_address"), reply_markup=location_keyboard())
+    ask = message.answer(_("booking.ask_address"), reply_markup=location_keyboard())
     client_id = dialog.get("client_id")
     if client_id is None:
-        return
+        return ask
     card = await get_client(db, client_id=client_id)
     usable = [a for a in card.addresses if a.lat is not None or a.zone_id is not None][-5:]
     if not usable:
-        return
-    builder = InlineKeyboardBuilder()
+        return ask
+    await ask
+    builder = Buttons()
     for address in usable:
         builder.button(text=address.text[:60], callback_data=AddressCb(id=address.id))
     builder.adjust(1)
-    await message.answer(_("booking.saved_addresses"), reply_markup=builder.as_markup())
+    return message.answer(_("booking.saved_addresses"), reply_markup=builder.as_markup())
 
 
 @router.message(Booking.address, F.location)
 async def location_shared(
     message: Message, state: FSMContext, db: Database, dialog: dict[str, Any],
     event_from_user: User,
-) -> None:
+) -> Answer:
     assert message.location is not None
     point = Point(message.location.latitude, message.location.longitude)
     try:
@@ -192,27 +193,26 @@ async def location_shared(
         if err.key not in ("outside_zones", "service_not_sold_here"):
             raise
         await state.update_data(lat=point.lat, lon=point.lon)
-        builder = InlineKeyboardBuilder()
+        builder = Buttons()
         builder.button(text=_("booking.call_me"), callback_data=CallMeCb(reason=err.key))
         builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
         builder.adjust(1)
-        await message.answer(_("booking.outside_zones"), reply_markup=builder.as_markup())
-        return
+        return message.answer(_("booking.outside_zones"), reply_markup=builder.as_markup())
     label = dialog.get("label") or ""
     await state.update_data(lat=point.lat, lon=point.lon, address_id=None, label=label)
     await state.set_state(Booking.time)
     await drop_reply_keyboard(message, _("booking.location_ok"))
-    await ask_time(message)
+    return ask_time(message)
 
 
 @router.message(Booking.address, F.text)
-async def address_typed(message: Message, state: FSMContext) -> None:
+async def address_typed(message: Message, state: FSMContext) -> Answer | None:
     if await too_long(message):
-        return
+        return None
     label = (message.text or "").strip()
     await state.update_data(label=label)
     # No geocoder: the typed text labels the address, the shared location places it.
-    await message.answer(
+    return message.answer(
         _("booking.need_location").format(address=escape(label)), reply_markup=location_keyboard()
     )
 
@@ -221,7 +221,7 @@ async def address_typed(message: Message, state: FSMContext) -> None:
 async def saved_address_chosen(
     callback: CallbackQuery, callback_data: AddressCb, state: FSMContext, db: Database,
     dialog: dict[str, Any],
-) -> None:
+) -> Answer | None:
     await callback.answer()
     card = await get_client(db, client_id=dialog["client_id"])
     if callback_data.id not in {a.id for a in card.addresses}:
@@ -230,23 +230,24 @@ async def saved_address_chosen(
     await state.update_data(address_id=callback_data.id, lat=None, lon=None)
     await state.set_state(Booking.time)
     message = _message(callback)
-    if message is not None:
-        await drop_reply_keyboard(message, _("booking.address_ok"))
-        await ask_time(message)
+    if message is None:
+        return None
+    await drop_reply_keyboard(message, _("booking.address_ok"))
+    return ask_time(message)
 
 
 @router.callback_query(CallMeCb.filter())
 async def call_me(
     callback: CallbackQuery, callback_data: CallMeCb, state: FSMContext, db: Database,
     dialog: dict[str, Any], event_from_user: User,
-) -> None:
+) -> Answer | None:
     await request_callback(
         db, telegram_user_id=event_from_user.id, client_id=dialog.get("client_id"),
         reason=callback_data.reason, lat=dialog.get("lat"), lon=dialog.get("lon"),
     )
     await callback.answer()
     await reset(state)
-    await menu_after(callback, _("booking.call_me_ok"))
+    return menu_after(callback, _("booking.call_me_ok"))
 
 
 # --- time --------------------------------------------------------------------------------------
@@ -256,40 +257,40 @@ async def call_me(
 async def time_written(
     message: Message, dialog: dict[str, Any], db: Database, config: Config, clock: Clock,
     rules: SlotRules, lang: str,
-) -> None:
+) -> Answer | None:
     if await too_long(message):
-        return
+        return None
     deps = _deps(db, config, clock, rules, lang)
-    await offer_for_text(message, message.text or "", Job.from_dialog(dialog), deps)
+    return await offer_for_text(message, message.text or "", Job.from_dialog(dialog), deps)
 
 
 @router.callback_query(Booking.time, DayCb.filter())
 async def day_chosen(
     callback: CallbackQuery, callback_data: DayCb, dialog: dict[str, Any], db: Database,
     config: Config, clock: Clock, rules: SlotRules, lang: str,
-) -> None:
+) -> Answer | None:
     await callback.answer()
     message = _message(callback)
-    if message is not None:
-        deps = _deps(db, config, clock, rules, lang)
-        await offer_day(message, callback_data.day, Job.from_dialog(dialog), deps)
+    if message is None:
+        return None
+    deps = _deps(db, config, clock, rules, lang)
+    return await offer_day(message, callback_data.day, Job.from_dialog(dialog), deps)
 
 
 @router.callback_query(Booking.time, SlotCb.filter())
 async def slot_chosen(
     callback: CallbackQuery, callback_data: SlotCb, state: FSMContext, dialog: dict[str, Any],
     db: Database, config: Config, clock: Clock, rules: SlotRules, lang: str,
-) -> None:
+) -> Answer | None:
     await callback.answer()
     await state.update_data(start=callback_data.at)
     message = _message(callback)
     if message is None:
-        return
+        return None
     if dialog.get("client_id") is None:
         await state.set_state(Booking.phone)
-        await message.answer(_("booking.ask_phone"), reply_markup=contact_keyboard())
-        return
-    await ask_confirm(message, state, db, config, rules, lang)
+        return message.answer(_("booking.ask_phone"), reply_markup=contact_keyboard())
+    return await ask_confirm(message, state, db, config, rules, lang)
 
 
 # --- phone ---------------------------------------------------------------------------------------
@@ -299,20 +300,18 @@ async def slot_chosen(
 async def phone_shared(
     message: Message, state: FSMContext, event_from_user: User, dialog: dict[str, Any],
     db: Database, config: Config, clock: Clock, rules: SlotRules, lang: str,
-) -> None:
+) -> Answer:
     contact = message.contact
     assert contact is not None
     if contact.user_id != event_from_user.id:
-        await message.answer(_("booking.own_phone_only"), reply_markup=contact_keyboard())
-        return
+        return message.answer(_("booking.own_phone_only"), reply_markup=contact_keyboard())
     try:
         phone = normalise_local_phone(contact.phone_number, config.company.phone_region)
     except InvalidInput as err:
-        await message.answer(
+        return message.answer(
             _("booking.phone_refused").format(reason=escape(err.message(lang))),
             reply_markup=contact_keyboard(),
         )
-        return
     name = " ".join(filter(None, (event_from_user.first_name, event_from_user.last_name)))
     card = await register_client(
         db, phone=phone, region=config.company.phone_region, name=name, language=lang,
@@ -323,19 +322,19 @@ async def phone_shared(
     if isinstance(referrer, int):
         await record_referral(db, client_id=card.id, referrer_id=referrer, now=clock.now())
     await drop_reply_keyboard(message, _("booking.phone_ok"))
-    await ask_confirm(message, state, db, config, rules, lang)
+    return await ask_confirm(message, state, db, config, rules, lang)
 
 
 @router.message(Booking.phone)
-async def phone_not_shared(message: Message) -> None:
-    await message.answer(_("booking.use_phone_button"), reply_markup=contact_keyboard())
+async def phone_not_shared(message: Message) -> Answer:
+    return message.answer(_("booking.use_phone_button"), reply_markup=contact_keyboard())
 
 
 # --- confirm -------------------------------------------------------------------------------------
 
 
 def confirm_markup(token: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     builder.button(text=_("booking.confirm"), callback_data=ConfirmCb(token=token))
     builder.button(text=_("booking.change_time"), callback_data=StepCb(action="change_time"))
     builder.button(text=_("booking.drop"), callback_data=StepCb(action="drop"))
@@ -346,9 +345,9 @@ def confirm_markup(token: str) -> InlineKeyboardMarkup:
 async def ask_confirm(
     message: Message, state: FSMContext, db: Database, config: Config, rules: SlotRules,
     lang: str,
-) -> None:
+) -> Answer:
     data = await state.get_data()
-    service = await find_service(db, ref=data["service_id"])
+    service = await shown_service(db, data["service_id"])
     quantity = data.get("quantity", 1)
     total = money(service.price * quantity, config.company.currency, lang)
     if service.price_is_from:
@@ -368,7 +367,7 @@ async def ask_confirm(
         address=escape(address) or _("booking.address_shared"),
         total=total,
     )
-    await message.answer(text, reply_markup=confirm_markup(token))
+    return message.answer(text, reply_markup=confirm_markup(token))
 
 
 @router.callback_query(Booking.confirm, ConfirmCb.filter())
@@ -376,11 +375,10 @@ async def confirmed(
     callback: CallbackQuery, callback_data: ConfirmCb, state: FSMContext,
     event_from_user: User, db: Database, config: Config, clock: Clock, rules: SlotRules,
     lang: str,
-) -> None:
+) -> Answer | None:
     data = await state.get_data()
     if callback_data.token != data.get("token"):
-        await callback.answer(_("stale.button"))
-        return
+        return callback.answer(_("stale.button"))
     await callback.answer()
     job = Job.from_dialog(data)
     start = slot_start(SlotCb(at=data["start"]), rules)
@@ -403,51 +401,51 @@ async def confirmed(
         )
     except SlotTaken as err:
         await state.set_state(Booking.time)
-        if message is not None:
-            deps = _deps(db, config, clock, rules, lang)
-            await offer_alternatives(
-                message, start, job, deps, _("booking.slot_taken"), err.alternatives
-            )
-        return
+        if message is None:
+            return None
+        deps = _deps(db, config, clock, rules, lang)
+        return await offer_alternatives(
+            message, start, job, deps, _("booking.slot_taken"), err.alternatives
+        )
     await reset(state)
     order = booking.order
     text = _("booking.done").format(
         number=order.number, when=moment(order.starts_at, rules.tz, lang),
         total=money(order.total, config.company.currency, lang),
     )
-    await menu_after(callback, text)
+    return menu_after(callback, text)
 
 
 @router.callback_query(Booking.confirm, StepCb.filter(F.action == "change_time"))
-async def change_time(callback: CallbackQuery, state: FSMContext) -> None:
+async def change_time(callback: CallbackQuery, state: FSMContext) -> Answer | None:
     await callback.answer()
     await state.set_state(Booking.time)
     message = _message(callback)
-    if message is not None:
-        await ask_time(message)
+    return None if message is None else ask_time(message)
 
 
 @router.callback_query(StateFilter(Booking), StepCb.filter(F.action == "drop"))
-async def drop(callback: CallbackQuery, state: FSMContext) -> None:
+async def drop(callback: CallbackQuery, state: FSMContext) -> Answer | None:
     await callback.answer()
     await reset(state)
-    await menu_after(callback, _("booking.dropped"))
+    return menu_after(callback, _("booking.dropped"))
 
 
-async def reprompt(message: Message, state_name: str, state: FSMContext, deps: TimeDeps) -> None:
+async def reprompt(
+    message: Message, state_name: str, state: FSMContext, deps: TimeDeps
+) -> Answer:
     """Show the step the customer is on again (after a stale button or an odd message)."""
     data = await state.get_data()
     if state_name == Booking.address.state:
-        await message.answer(_("booking.ask_address"), reply_markup=location_keyboard())
-    elif state_name == Booking.time.state:
-        await ask_time(message)
-    elif state_name == Booking.phone.state:
-        await message.answer(_("booking.ask_phone"), reply_markup=contact_keyboard())
-    elif state_name == Booking.confirm.state and data.get("start") is not None:
-        await ask_confirm(message, state, deps.db, deps.config, deps.rules, deps.lang)
-    elif state_name == Booking.quantity.state:
+        return message.answer(_("booking.ask_address"), reply_markup=location_keyboard())
+    if state_name == Booking.time.state:
+        return ask_time(message)
+    if state_name == Booking.phone.state:
+        return message.answer(_("booking.ask_phone"), reply_markup=contact_keyboard())
+    if state_name == Booking.confirm.state and data.get("start") is not None:
+        return await ask_confirm(message, state, deps.db, deps.config, deps.rules, deps.lang)
+    if state_name == Booking.quantity.state:
         service = await find_service(deps.db, ref=data["service_id"])
-        await message.answer(_("booking.ask_quantity").format(unit=unit_name(service.unit)))
-    else:
-        await ask_category(message, state, deps.db, deps.config, deps.lang)
+        return message.answer(_("booking.ask_quantity").format(unit=unit_name(service.unit)))
+    return await ask_category(message, state, deps.db, deps.config, deps.lang)
 

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.outbox import OutgoingMessage
+
+ROW_WIDTH = 8  # Telegram shows at most eight buttons in a row
+
+
+class Buttons:
+    """Inline buttons laid out in rows, as aiogram's ``InlineKeyboardBuilder`` lays them out
+    (``button``, ``adjust``, ``as_markup``), without its deep copy of every button on every
+    call: a keyboard is built on nearly every update."""
+
+    def __init__(self) -> None:
+        self._buttons: list[InlineKeyboardButton] = []
+        self._sizes: tuple[int, ...] = (ROW_WIDTH,)
+
+    def button(self, *, text: str, callback_data: CallbackData | str) -> None:
+        if isinstance(callback_data, CallbackData):
+            callback_data = callback_data.pack()
+        self._buttons.append(InlineKeyboardButton(text=text, callback_data=callback_data))
+
+    def adjust(self, *sizes: int) -> None:
+        """Rows of these sizes in turn; the last size holds for the rest."""
+        if any(not 1 <= size <= ROW_WIDTH for size in sizes):
+            raise ValueError(f"row sizes are 1-{ROW_WIDTH}, not {sizes}")
+        self._sizes = sizes or (ROW_WIDTH,)
+
+    def as_markup(self) -> InlineKeyboardMarkup:
+        rows: list[list[InlineKeyboardButton]] = []
+        buttons = iter(self._buttons)
+        for index in range(len(self._buttons)):
+            row = list(islice(buttons, self._sizes[min(index, len(self._sizes) - 1)]))
+            if not row:
+                break
+            rows.append(row)
+        return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 class MenuCb(CallbackData, prefix="m"):
@@ -67,8 +103,20 @@ class LanguageCb(CallbackData, prefix="l"):
 LANGUAGE_NAMES = {"uk": "Українська", "ru": "Русский", "en": "English"}
 
 
+_MAIN_MENUS: dict[str, InlineKeyboardMarkup] = {}
+
+
 def main_menu() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    """The main menu in the current language (made once per language)."""
+    language = I18n.get_current().current_locale
+    menu = _MAIN_MENUS.get(language)
+    if menu is None:
+        menu = _MAIN_MENUS[language] = _main_menu()
+    return menu
+
+
+def _main_menu() -> InlineKeyboardMarkup:
+    builder = Buttons()
     builder.button(text=_("menu.book"), callback_data=MenuCb(action="book"))
     builder.button(text=_("menu.orders"), callback_data=MenuCb(action="orders"))
     builder.button(text=_("menu.bonuses"), callback_data=MenuCb(action="bonuses"))
@@ -80,7 +128,7 @@ def main_menu() -> InlineKeyboardMarkup:
 
 
 def home_button() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
     return builder.as_markup()
 
@@ -102,7 +150,7 @@ def contact_keyboard() -> ReplyKeyboardMarkup:
 
 
 def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     for stars in range(1, 6):
         builder.button(text=f"{stars} ⭐", callback_data=RateCb(order=order_id, stars=stars))
     builder.adjust(5)
@@ -110,7 +158,7 @@ def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
 
 
 def languages_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     for code, name in LANGUAGE_NAMES.items():
         builder.button(text=name, callback_data=LanguageCb(code=code))
     builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))

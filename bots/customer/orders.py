@@ -9,10 +9,9 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bots.customer.dialog import menu_after, reset, show_menu, too_long
-from bots.customer.keyboards import DayCb, MenuCb, OrderCb, SlotCb, StepCb
+from bots.customer.dialog import Answer, menu_after, reset, show_menu, too_long
+from bots.customer.keyboards import Buttons, DayCb, MenuCb, OrderCb, SlotCb, StepCb
 from bots.customer.states import Cancel, Reschedule
 from bots.customer.times import (
     Job,
@@ -75,7 +74,7 @@ async def list_orders(
     if not orders.upcoming and not orders.past:
         await show_menu(message, _("orders.none"))
         return
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     lines = []
     if orders.upcoming:
         lines.append(_("orders.upcoming"))
@@ -97,7 +96,7 @@ async def list_orders(
 def _card_markup(order: OrderView) -> InlineKeyboardMarkup:
     facts = OrderFacts(status=Status(order.status), worker_id=order.worker_id,
                        payment_method=order.payment_method)
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     if Status(order.status) in workflow(order.workflow).editable:
         builder.button(text=_("orders.reschedule"),
                        callback_data=OrderCb(id=order.id, action="reschedule"))
@@ -138,15 +137,14 @@ async def view_order(
 async def start_reschedule(
     callback: CallbackQuery, callback_data: OrderCb, state: FSMContext, db: Database,
     client_id: int | None,
-) -> None:
+) -> Answer | None:
     await callback.answer()
     await _own_order(db, callback_data.id, client_id)
     await reset(state)
     await state.set_state(Reschedule.time)
     await state.update_data(order_id=callback_data.id)
     message = _message(callback)
-    if message is not None:
-        await ask_time(message)
+    return None if message is None else ask_time(message)
 
 
 def _deps(db: Database, config: Config, clock: Clock, rules: SlotRules, lang: str) -> TimeDeps:
@@ -157,25 +155,26 @@ def _deps(db: Database, config: Config, clock: Clock, rules: SlotRules, lang: st
 async def reschedule_time_written(
     message: Message, dialog: dict[str, Any], db: Database, config: Config, clock: Clock,
     rules: SlotRules, lang: str,
-) -> None:
+) -> Answer | None:
     if await too_long(message):
-        return
+        return None
     order = await _own_order(db, dialog["order_id"], dialog.get("client_id"))
-    await offer_for_text(message, message.text or "", _job(order),
-                         _deps(db, config, clock, rules, lang))
+    return await offer_for_text(message, message.text or "", _job(order),
+                                _deps(db, config, clock, rules, lang))
 
 
 @router.callback_query(Reschedule.time, DayCb.filter())
 async def reschedule_day(
     callback: CallbackQuery, callback_data: DayCb, dialog: dict[str, Any], db: Database,
     config: Config, clock: Clock, rules: SlotRules, lang: str,
-) -> None:
+) -> Answer | None:
     await callback.answer()
     order = await _own_order(db, dialog["order_id"], dialog.get("client_id"))
     message = _message(callback)
-    if message is not None:
-        await offer_day(message, callback_data.day, _job(order),
-                        _deps(db, config, clock, rules, lang))
+    if message is None:
+        return None
+    return await offer_day(message, callback_data.day, _job(order),
+                           _deps(db, config, clock, rules, lang))
 
 
 @router.callback_query(Reschedule.time, SlotCb.filter())
@@ -183,7 +182,7 @@ async def reschedule_slot(
     callback: CallbackQuery, callback_data: SlotCb, state: FSMContext, dialog: dict[str, Any],
     event_from_user: User, db: Database, config: Config, clock: Clock, rules: SlotRules,
     lang: str,
-) -> None:
+) -> Answer | None:
     await callback.answer()
     start = slot_start(callback_data, rules)
     message = _message(callback)
@@ -193,18 +192,18 @@ async def reschedule_slot(
             actor=f"telegram:{event_from_user.id}", client_id=dialog.get("client_id"),
         )
     except SlotTaken as err:
-        if message is not None:
-            order = await _own_order(db, dialog["order_id"], dialog.get("client_id"))
-            await offer_alternatives(message, start, _job(order),
-                                     _deps(db, config, clock, rules, lang),
-                                     _("booking.slot_taken"), err.alternatives)
-        return
+        if message is None:
+            return None
+        order = await _own_order(db, dialog["order_id"], dialog.get("client_id"))
+        return await offer_alternatives(message, start, _job(order),
+                                        _deps(db, config, clock, rules, lang),
+                                        _("booking.slot_taken"), err.alternatives)
     await reset(state)
     order = booking.order
     text = _("orders.rescheduled").format(
         number=order.number, when=moment(order.starts_at, rules.tz, lang)
     )
-    await menu_after(callback, text)
+    return menu_after(callback, text)
 
 
 # --- cancel --------------------------------------------------------------------------------------
@@ -227,7 +226,7 @@ async def start_cancel(
 
 
 def cancel_markup() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     builder.button(text=_("orders.reason_plans"), callback_data=StepCb(action="plans_changed"))
     builder.button(text=_("orders.keep"), callback_data=MenuCb(action="home"))
     builder.adjust(1)
@@ -270,10 +269,11 @@ async def plans_changed(
                       clock)
 
 
-async def reprompt(message: Message, state_name: str, dialog: dict[str, Any]) -> None:
+async def reprompt(message: Message, state_name: str, dialog: dict[str, Any]) -> Answer | None:
     if state_name == Reschedule.time.state:
-        await ask_time(message)
-    elif state_name == Cancel.reason.state:
+        return ask_time(message)
+    if state_name == Cancel.reason.state:
         number = escape(str(dialog.get("number", "")))
-        await message.answer(_("orders.ask_reason").format(number=number),
-                             reply_markup=cancel_markup())
+        return message.answer(_("orders.ask_reason").format(number=number),
+                              reply_markup=cancel_markup())
+    return None

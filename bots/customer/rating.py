@@ -12,10 +12,9 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bots.customer.dialog import reset, show_menu, too_long
-from bots.customer.keyboards import RateCb, StepCb
+from bots.customer.keyboards import Buttons, RateCb, StepCb
 from bots.customer.states import Rating
 from core.clock import Clock
 from core.db import Database
@@ -26,7 +25,7 @@ router = Router(name="rating")
 
 
 def skip_markup() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     builder.button(text=_("rating.skip"), callback_data=StepCb(action="skip_comment"))
     return builder.as_markup()
 

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bots.customer.dialog import reset, show_menu
 from bots.customer.keyboards import MenuCb, main_menu
+from core.config import Config
 from core.db import Database
 from core.outbox import mark_reachable
 
@@ -29,14 +30,20 @@ def _referrer(command: CommandObject) -> int | None:
 
 @router.message(CommandStart())
 async def start(
-    message: Message, command: CommandObject, state: FSMContext, dialog: dict[str, Any]
+    message: Message, command: CommandObject, state: FSMContext, dialog: dict[str, Any],
+    config: Config,
 ) -> None:
     await reset(state)
+    name = escape(message.from_user.first_name) if message.from_user else ""
+    text = _("start.welcome").format(name=name)
     referrer = _referrer(command)
     if referrer is not None and dialog.get("client_id") is None:
+        # Recorded once the phone makes them a client (core.referrals.record_referral).
         await state.update_data(referrer=referrer)
-    name = escape(message.from_user.first_name) if message.from_user else ""
-    await message.answer(_("start.welcome").format(name=name), reply_markup=main_menu())
+        if config.referrals.friend_points > 0:
+            invited = _("start.invited").format(points=config.referrals.friend_points)
+            text = f"{text}\n\n{invited}"
+    await message.answer(text, reply_markup=main_menu())
 
 
 @router.message(Command("menu"))

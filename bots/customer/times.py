@@ -11,9 +11,9 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bots.customer.keyboards import DayCb, MenuCb, SlotCb
+from bots.customer.dialog import Answer
+from bots.customer.keyboards import Buttons, DayCb, MenuCb, SlotCb
 from bots.customer.views import clock_time, day_label, moment
 from core.clock import Clock
 from core.config import Config
@@ -68,26 +68,26 @@ def slot_start(callback_data: SlotCb, rules: SlotRules) -> datetime:
     return from_epoch_minutes(callback_data.at, rules.tz)
 
 
-def _footer(builder: InlineKeyboardBuilder) -> None:
+def _footer(builder: Buttons) -> None:
     builder.button(text=_("time.nearest_days"), callback_data=DayCb(day=""))
     builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
 
 
 def ask_markup() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     _footer(builder)
     builder.adjust(1)
     return builder.as_markup()
 
 
-async def ask_time(message: Message) -> None:
-    await message.answer(_("time.ask"), reply_markup=ask_markup())
+def ask_time(message: Message) -> Answer:
+    return message.answer(_("time.ask"), reply_markup=ask_markup())
 
 
 def slots_markup(slots: Sequence[Slot], deps: TimeDeps) -> InlineKeyboardMarkup:
     tz, lang = deps.rules.tz, deps.lang
     one_day = len({s.start.astimezone(tz).date() for s in slots}) == 1
-    builder = InlineKeyboardBuilder()
+    builder = Buttons()
     for slot in slots:
         label = clock_time(slot.start, tz) if one_day else moment(slot.start, tz, lang)
         builder.button(text=label, callback_data=SlotCb(at=epoch_minutes(slot.start)))
@@ -121,19 +121,17 @@ def read_window(text: str, deps: TimeDeps) -> TimeWindow | None:
     )
 
 
-async def offer_for_text(message: Message, text: str, job: Job, deps: TimeDeps) -> None:
+async def offer_for_text(message: Message, text: str, job: Job, deps: TimeDeps) -> Answer:
     window = read_window(text, deps)
     if window is None:
-        await message.answer(_("time.not_understood"), reply_markup=ask_markup())
-        return
+        return message.answer(_("time.not_understood"), reply_markup=ask_markup())
     today = deps.now().date()
     first = max(window.start.astimezone(deps.rules.tz).date(), today)
     end = window.end if window.end > window.start else window.end + timedelta(minutes=1)
     last = min((end - timedelta(minutes=1)).astimezone(deps.rules.tz).date(),
                first + timedelta(days=WINDOW_DAYS - 1))
     if last < first:
-        await message.answer(_("time.passed"), reply_markup=ask_markup())
-        return
+        return message.answer(_("time.passed"), reply_markup=ask_markup())
     free = await _free(job, first, last, deps)
     if window.is_moment:
         same_day = [s for s in free if s.start.astimezone(deps.rules.tz).date() == first]
@@ -143,53 +141,54 @@ async def offer_for_text(message: Message, text: str, job: Job, deps: TimeDeps) 
         chosen = [s for s in free if window.start <= s.start < window.end][:SHOWN]
         exact = bool(chosen)
     if exact:
-        await message.answer(_("time.pick"), reply_markup=slots_markup(chosen, deps))
-        return
-    await offer_alternatives(message, window.start, job, deps, _("time.none_in_window"), chosen)
+        return message.answer(_("time.pick"), reply_markup=slots_markup(chosen, deps))
+    return await offer_alternatives(
+        message, window.start, job, deps, _("time.none_in_window"), chosen
+    )
 
 
 async def offer_alternatives(
     message: Message, around: datetime, job: Job, deps: TimeDeps, text: str,
     alternatives: Sequence[Slot] = (),
-) -> None:
+) -> Answer:
     """The free starts nearest ``around``; the nearest days when there are none near."""
     if not alternatives:
         day = max(around.astimezone(deps.rules.tz).date(), deps.now().date())
         wider = await _free(job, day - timedelta(days=1), day + timedelta(days=3), deps)
         alternatives = nearest(wider, around, deps.rules.alternatives)
     if alternatives:
-        await message.answer(text, reply_markup=slots_markup(alternatives, deps))
-    else:
-        await offer_days(message, job, deps, intro=_("time.none_soon"))
+        return message.answer(text, reply_markup=slots_markup(alternatives, deps))
+    return await offer_days(message, job, deps, intro=_("time.none_soon"))
 
 
-async def offer_days(message: Message, job: Job, deps: TimeDeps, intro: str | None = None) -> None:
+async def offer_days(
+    message: Message, job: Job, deps: TimeDeps, intro: str | None = None
+) -> Answer:
     today = deps.now().date()
     free = await _free(job, today, today + timedelta(days=DAYS_AHEAD - 1), deps)
     by_day: dict[date, list[Slot]] = defaultdict(list)
     for slot in free:
         by_day[slot.start.astimezone(deps.rules.tz).date()].append(slot)
     if not by_day:
-        await message.answer(_("time.no_days"), reply_markup=ask_markup())
-        return
-    builder = InlineKeyboardBuilder()
+        return message.answer(_("time.no_days"), reply_markup=ask_markup())
+    builder = Buttons()
     for day, slots in sorted(by_day.items())[:6]:
         label = f"{day_label(slots[0].start, deps.rules.tz, deps.lang)} ({len(slots)})"
         builder.button(text=label, callback_data=DayCb(day=f"{day:%Y%m%d}"))
     builder.button(text=_("menu.home"), callback_data=MenuCb(action="home"))
     builder.adjust(2, 2, 2, 1)
     text = intro + "\n\n" + _("time.days") if intro else _("time.days")
-    await message.answer(text, reply_markup=builder.as_markup())
+    return message.answer(text, reply_markup=builder.as_markup())
 
 
-async def offer_day(message: Message, day_text: str, job: Job, deps: TimeDeps) -> None:
+async def offer_day(message: Message, day_text: str, job: Job, deps: TimeDeps) -> Answer:
     if not day_text:
-        await offer_days(message, job, deps)
-        return
+        return await offer_days(message, job, deps)
     day = datetime.strptime(day_text, "%Y%m%d").date()
     free = await _free(job, day, day, deps)
     if not free:
-        await offer_days(message, job, deps, intro=_("time.day_full"))
-        return
+        return await offer_days(message, job, deps, intro=_("time.day_full"))
     step = max(1, len(free) // (SHOWN * 2)) if len(free) > SHOWN * 2 else 1
-    await message.answer(_("time.pick"), reply_markup=slots_markup(free[::step][:SHOWN * 2], deps))
+    return message.answer(
+        _("time.pick"), reply_markup=slots_markup(free[::step][:SHOWN * 2], deps)
+    )

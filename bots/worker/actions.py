@@ -105,14 +105,14 @@ async def pause_with_reason(
 @router.callback_query(JobCb.filter(F.act == "complete"))
 async def try_complete(
     callback: CallbackQuery, callback_data: JobCb, state: FSMContext, db: Database,
-    clock: Clock, worker: WorkerCard, lang: str,
+    config: Config, clock: Clock, worker: WorkerCard, lang: str,
 ) -> None:
     """Complete as it stands; core says what is missing (the payment), which is asked next."""
     await callback.answer()
     message = _message(callback)
     try:
         await complete_job(db, worker_id=worker.id, order_id=callback_data.order,
-                           now=clock.now())
+                           now=clock.now(), referrals=config.referrals)
     except TransitionRefused as refused:
         if refused.key != "workflow.payment_not_recorded":
             raise
@@ -160,7 +160,7 @@ async def _finish(
     order = await complete_job(
         db, worker_id=worker.id, order_id=data["order_id"], now=clock.now(),
         payment_method=data["method"], amount_received=data.get("amount"),
-        tips=data.get("tips") or 0, mileage_km=mileage,
+        tips=data.get("tips") or 0, mileage_km=mileage, referrals=config.referrals,
     )
     await state.clear()
     await show_card(message, db, config, worker, order.id, lang,

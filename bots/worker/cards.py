@@ -62,10 +62,11 @@ def card_keyboard(card: JobCard) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def show_card(
-    message: Message, db: Database, config: Config, worker: WorkerCard, order_id: int,
-    lang: str, *, note: str | None = None,
-) -> None:
+async def card_view(
+    db: Database, config: Config, worker: WorkerCard, order_id: int, lang: str,
+    *, note: str | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The job card's text (HTML) and buttons."""
     card = await job_card(
         db, worker_id=worker.id, order_id=order_id,
         confirmation_required=config.workers.manager_confirmation_required,
@@ -73,5 +74,12 @@ async def show_card(
     text = card_text(card, config.company.tz, lang, config.company.currency)
     if note:
         text = f"{note}\n\n{text}"
-    await message.answer(text, reply_markup=card_keyboard(card),
-                         disable_web_page_preview=True)
+    return text, card_keyboard(card)
+
+
+async def show_card(
+    message: Message, db: Database, config: Config, worker: WorkerCard, order_id: int,
+    lang: str, *, note: str | None = None,
+) -> None:
+    text, keyboard = await card_view(db, config, worker, order_id, lang, note=note)
+    await message.answer(text, reply_markup=keyboard, disable_web_page_preview=True)

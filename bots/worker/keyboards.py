@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -116,26 +118,62 @@ def step_button(text: str, action: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def notice_markup(i18n: I18n) -> Callable[[OutgoingMessage], InlineKeyboardMarkup | None]:
-    """Buttons under the worker bot's notices, in the reader's language: Accept / Decline
-    under an offer, the job card under the others about one job."""
+JOINED_OFFERS = ("notice.job_offer", "notice.job_offered")
 
-    def markup(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
+
+class NoticeMarkup:
+    """Buttons under the worker bot's notices, in the reader's language: Accept / Decline
+    under an offer, the job card under the others about one job. ``joined`` builds the buttons
+    of several offers the outbox sends together as one message."""
+
+    def __init__(self, i18n: I18n) -> None:
+        self.i18n = i18n
+        self.joined = dict.fromkeys(JOINED_OFFERS, self.offers)
+
+    def __call__(self, message: OutgoingMessage) -> InlineKeyboardMarkup | None:
         order_id = message.params.get("order_id")
         if message.bot != "worker" or not isinstance(order_id, int):
             return None
-        token = I18n.set_current(i18n)
+        with self._language(message.language):
+            return _markup_for(message, order_id)
+
+    def offers(self, messages: Sequence[OutgoingMessage]) -> InlineKeyboardMarkup:
+        with self._language(messages[0].language):
+            return offers_keyboard([(m.params["order_id"], m.params["number"]) for m in messages])
+
+    @contextmanager
+    def _language(self, language: str) -> Iterator[None]:
+        token = I18n.set_current(self.i18n)
         try:
-            with i18n.use_locale(message.language):
-                return _markup_for(message, order_id)
+            with self.i18n.use_locale(language):
+                yield
         finally:
             I18n.reset_current(token)
 
-    return markup
+
+def notice_markup(i18n: I18n) -> NoticeMarkup:
+    return NoticeMarkup(i18n)
+
+
+def offers_keyboard(offers: Sequence[tuple[int, Any]]) -> InlineKeyboardMarkup:
+    """Offers joined in one message: a row per job, its buttons named by the job's number."""
+    builder = InlineKeyboardBuilder()
+    for order_id, number in offers:
+        builder.row(
+            InlineKeyboardButton(
+                text=_("worker.offer.accept_number").format(number=number),
+                callback_data=OfferCb(order=order_id, accept=True).pack(),
+            ),
+            InlineKeyboardButton(
+                text=_("worker.offer.decline_number").format(number=number),
+                callback_data=OfferCb(order=order_id, accept=False).pack(),
+            ),
+        )
+    return builder.as_markup()
 
 
 def _markup_for(message: OutgoingMessage, order_id: int) -> InlineKeyboardMarkup | None:
-    if message.template in ("notice.job_offer", "notice.job_offered"):
+    if message.template in JOINED_OFFERS:
         return offer_keyboard(order_id)
     if message.template in ("notice.late_start_worker", "notice.extra_approved",
                             "notice.extra_rejected", "notice.consent_given",

@@ -92,6 +92,7 @@ async def delivered(
     result = await deliver_stop(
         db, worker_id=worker.id, order_id=data["order_id"], bottles_delivered=data["bottles"],
         empties_collected=data["empties"], payment_method=callback_data.method, now=clock.now(),
+        referrals=config.referrals,
     )
     await state.clear()
     await callback.answer()

@@ -12,9 +12,11 @@ What the call became can only be known from a CANCEL that arrives while we still
 - no such Reason: the caller hung up (or the PBX gave up) before anyone answered, so it ends
   as missed and becomes a call-back task.
 
-Once we have refused, the PBX tells us nothing more: the call stays "ringing" for us. A delay
-longer than the PBX's ring time lets every outcome be seen, if its forking allows a branch to
-ring that long.
+A CANCEL may also cross our refusal on the wire (the PBX cancelled before our 486 reached it):
+our refusal stands, but the CANCEL still tells the outcome and the call ends with it. Beyond
+that, once we have refused the PBX tells us nothing more: the call stays "ringing" for us. A
+delay longer than the PBX's ring time lets every outcome be seen, if its forking allows a
+branch to ring that long.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class _Invite:
     to_tag: str
     last: bytes = b""
     final: bool = False
+    ended: bool = False  # a CANCEL told us how the call ended
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     resend: asyncio.Task[None] | None = None
 
@@ -129,11 +132,13 @@ class SipListener(asyncio.DatagramProtocol):
             return
         self._send_raw(parse.response(request, 200, source=addr, to_tag=invite.to_tag),
                        request, addr)
-        if invite.final:
-            return
+        if invite.ended:
+            return  # a retransmitted CANCEL
+        invite.ended = True
         outcome = "answered" if parse.answered_elsewhere(request) else "missed"
         self.recorder.put(self._event(invite, CallEventKind.ENDED, outcome=outcome))
-        self._finish(invite, 487)
+        if not invite.final:  # else it crossed our refusal, which stands (RFC 3261 9.2)
+            self._finish(invite, 487)
 
     def _on_ack(self, request: parse.SipRequest, addr: tuple[str, int]) -> None:
         key = (request.branch, request.call_id)

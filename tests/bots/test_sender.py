@@ -1,5 +1,6 @@
 """The outbox sender against the sandbox: delivery within Telegram's limits, waiting when told,
-giving up on blocked chats, backing off on network trouble, and losing nothing in a crash."""
+giving up on blocked chats, backing off on network trouble, losing nothing in a crash; offers
+first, joined per chat, and paid broadcasts only when allowed and needed."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
@@ -22,7 +24,7 @@ from core.config import OutboxSettings
 from core.db import Database
 from core.events import Notice, record_event
 from core.models import OutboxMessage, UnreachableChat
-from core.outbox import mark_reachable
+from core.outbox import mark_reachable, sent_message
 from tests.clock import ManualClock
 from tests.webhooks.sandbox.conftest import PlainHttpSession, serve_sandbox
 from webhooks.sandbox import SANDBOX_PATH, SandboxLimits, SandboxState
@@ -34,6 +36,7 @@ TOKEN = "111111:customer-sandbox"
 class Sent:
     chat_id: int
     at: float
+    paid: bool = False
 
 
 @dataclass
@@ -74,13 +77,13 @@ async def telegram() -> AsyncIterator[Telegram]:
     recorder = Telegram(state, server)
     check = state.check_send_rate
 
-    def recording(bot, chat_id):  # timestamps of what the sandbox accepted, as Telegram sees them
+    def recording(bot, chat_id, *, paid=False):  # what the sandbox accepted, when, as Telegram
         try:
-            check(bot, chat_id)
+            check(bot, chat_id, paid=paid)
         except Exception:
             recorder.refused += 1
             raise
-        recorder.accepted.append(Sent(chat_id, time.monotonic()))
+        recorder.accepted.append(Sent(chat_id, time.monotonic(), paid))
 
     state.check_send_rate = recording
     try:
@@ -233,7 +236,7 @@ async def test_killed_mid_drain_a_restart_delivers_the_rest_at_least_once(
     telegram.state.limits = SandboxLimits.off()
     chats = telegram.users(30)
     await queue(fresh_db, chats, per_chat=1)
-    first = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings(overall=10),
+    first = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, settings(overall=40),
                          lease=timedelta(seconds=0.5))
     task = asyncio.create_task(first.run())
     while len(telegram.accepted) < 8:  # noqa: ASYNC110
@@ -275,3 +278,164 @@ async def test_two_senders_never_send_one_row_twice(fresh_db: Database, telegram
     for chat_id in chats:
         texts = telegram.texts(chat_id)
         assert len(texts) == len(set(texts)) == 3
+
+
+OFFER = "notice.job_offer"
+
+
+def offers_keyboard(messages) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=f"Take {m.params['number']}", callback_data=f"t:{m.id}")]
+        for m in messages
+    ])
+
+
+def offer_sender(db: Database, telegram: Telegram, **overrides) -> OutboxSender:
+    return OutboxSender(lambda: db, {"customer": telegram.bot()}, settings(**overrides),
+                        joined={OFFER: offers_keyboard})
+
+
+async def queue_offers(db: Database, chat_id: int, numbers: range) -> None:
+    async with db.transaction() as tx:
+        for number in numbers:
+            params = {"order_id": number, "number": str(number), "service": "Cleaning",
+                      "when": "01.12.2026 10:00", "where": "Khreshchatyk 1", "price": "1,500 UAH",
+                      "distance": "2.0"}
+            await record_event(tx, kind="test",
+                               notices=[Notice("customer", chat_id, "en", OFFER, params)])
+
+
+def bot_messages(telegram: Telegram, chat_id: int) -> list:
+    bot = telegram.state.bot_named("brigadier_customer_bot")
+    chat = telegram.state.chats[(bot.id, chat_id)]
+    return [m for m in chat.messages.values() if m.from_bot]
+
+
+async def test_offers_waiting_for_one_chat_go_out_joined_in_one_message(
+    fresh_db: Database, telegram: Telegram
+):
+    [chat] = telegram.users(1)
+    await queue_offers(fresh_db, chat, range(1, 5))
+
+    await drain_until_done(offer_sender(fresh_db, telegram, per_chat=1), fresh_db)
+
+    [message] = bot_messages(telegram, chat)
+    assert [text.split(":")[0] for text in message.text.split("\n\n")] == [
+        f"New job №{n}" for n in range(1, 5)]
+    buttons = [row[0]["text"] for row in message.reply_markup["inline_keyboard"]]
+    assert buttons == ["Take 1", "Take 2", "Take 3", "Take 4"]
+    assert await states(fresh_db) == {"sent": 4}
+    assert telegram.refused == 0
+
+
+async def test_a_joined_message_keeps_within_its_row_and_text_limits(
+    fresh_db: Database, telegram: Telegram
+):
+    [chat] = telegram.users(1)
+    await queue_offers(fresh_db, chat, range(1, 13))
+
+    await drain_until_done(offer_sender(fresh_db, telegram, per_chat=4), fresh_db)
+
+    sizes = [len(m.text.split("\n\n")) for m in bot_messages(telegram, chat)]
+    assert sizes == [8, 4]
+    assert all(len(m.text) <= 3000 for m in bot_messages(telegram, chat))
+    assert await states(fresh_db) == {"sent": 12}
+
+
+async def test_only_the_unbroken_run_of_offers_is_joined_and_order_holds(
+    fresh_db: Database, telegram: Telegram
+):
+    [chat] = telegram.users(1)
+    await queue_offers(fresh_db, chat, range(1, 3))
+    await queue(fresh_db, [chat], per_chat=1)
+    await queue_offers(fresh_db, chat, range(3, 4))
+
+    await drain_until_done(offer_sender(fresh_db, telegram, per_chat=4), fresh_db)
+
+    texts = [m.text.split(":")[0] for m in bot_messages(telegram, chat)]
+    assert texts == ["New job №1", "Order №1", "New job №3"]
+    assert "New job №2" in bot_messages(telegram, chat)[0].text
+
+
+async def test_offers_go_before_ordinary_notices_queued_earlier(
+    fresh_db: Database, telegram: Telegram
+):
+    chats = telegram.users(8)
+    await queue(fresh_db, chats[:6], per_chat=1)
+    for chat in chats[6:]:
+        await queue_offers(fresh_db, chat, range(chat, chat + 1))
+
+    await drain_until_done(offer_sender(fresh_db, telegram, overall=4), fresh_db)
+
+    first_two = {sent.chat_id for sent in telegram.accepted[:2]}
+    assert first_two == set(chats[6:])
+
+
+async def test_a_429_postpones_every_row_of_a_joined_message(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits(per_chat_per_second=1, per_chat_burst=1)
+    [chat] = telegram.users(1)
+    await telegram.bot().send_message(chat, "a dialog answer just now")
+    await queue_offers(fresh_db, chat, range(1, 4))
+
+    await drain_until_done(offer_sender(fresh_db, telegram, per_chat=1), fresh_db)
+
+    assert telegram.refused >= 1
+    [_answer, offers] = bot_messages(telegram, chat)
+    assert offers.text.count("New job") == 3
+    assert await states(fresh_db) == {"sent": 3}
+
+
+async def test_paid_broadcast_carries_offers_only_once_the_free_limit_is_spent(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits(global_per_second=4, global_burst=4)
+    chats = telegram.users(30)
+    await queue(fresh_db, chats[:10], per_chat=1)
+    for chat in chats[10:]:
+        await queue_offers(fresh_db, chat, range(chat, chat + 1))
+    sender = offer_sender(fresh_db, telegram, overall=4)
+    sender.settings = replace(sender.settings, paid_broadcast_templates=(OFFER,))
+
+    started = time.monotonic()
+    await drain_until_done(sender, fresh_db)
+
+    assert telegram.refused == 0 and await states(fresh_db) == {"sent": 30}
+    paid = [sent for sent in telegram.accepted if sent.paid]
+    assert {sent.chat_id for sent in paid} <= set(chats[10:])  # notices never pay
+    assert 10 <= len(paid) == sender.paid <= 20
+    offers_done = max(sent.at for sent in telegram.accepted if sent.chat_id in chats[10:])
+    assert offers_done - started < 1.5  # 20 offers at 4 free a second would take 5 s
+    bot = telegram.state.bot_named("brigadier_customer_bot")
+    assert telegram.state.limiter.stars_spent(bot.id) == round(0.1 * len(paid), 1)
+    assert sum(not sent.paid for sent in telegram.accepted) >= 10  # the notices, free
+
+
+async def test_without_paid_templates_nothing_is_paid(fresh_db: Database, telegram: Telegram):
+    telegram.state.limits = SandboxLimits(global_per_second=10, global_burst=10)
+    chats = telegram.users(10)
+    for chat in chats:
+        await queue_offers(fresh_db, chat, range(chat, chat + 1))
+    sender = offer_sender(fresh_db, telegram, overall=10)
+
+    await drain_until_done(sender, fresh_db)
+
+    assert sender.paid == 0 and not any(sent.paid for sent in telegram.accepted)
+
+
+async def test_the_message_that_carried_joined_rows_is_remembered(
+    fresh_db: Database, telegram: Telegram
+):
+    [chat] = telegram.users(1)
+    await queue_offers(fresh_db, chat, range(1, 4))
+
+    await drain_until_done(offer_sender(fresh_db, telegram), fresh_db)
+
+    [message] = bot_messages(telegram, chat)
+    sent = await sent_message(fresh_db, bot="customer", chat_id=chat, order_id=2,
+                              templates=[OFFER])
+    assert sent is not None and sent.message_id == message.message_id
+    assert [m.params["order_id"] for m in sent.messages] == [1, 2, 3]
+    assert await sent_message(fresh_db, bot="customer", chat_id=chat, order_id=9,
+                              templates=[OFFER]) is None

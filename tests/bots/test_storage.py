@@ -6,8 +6,16 @@ import pytest
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import Update
 
-from bots.storage import DatabaseStorage, create_storage, key_builder
+from bots.storage import (
+    DatabaseStorage,
+    DialogWrites,
+    HeldStorage,
+    RedisDialogStorage,
+    create_storage,
+    key_builder,
+)
 from core.config import load_config
 from core.db import Database
 
@@ -41,9 +49,12 @@ async def test_database_storage_survives_a_restart(fresh_db: Database):
     await check_round_trip(DatabaseStorage(lambda: fresh_db), DatabaseStorage(lambda: fresh_db))
 
 
-async def test_redis_storage_survives_a_restart(redis_url: str, redis_prefix: str):
-    first = RedisStorage.from_url(redis_url, key_builder=key_builder(redis_prefix))
-    second = RedisStorage.from_url(redis_url, key_builder=key_builder(redis_prefix))
+@pytest.mark.parametrize("kind", [RedisStorage, RedisDialogStorage])
+async def test_redis_storage_survives_a_restart(
+    redis_url: str, redis_prefix: str, kind: type[RedisStorage]
+):
+    first = kind.from_url(redis_url, key_builder=key_builder(redis_prefix))
+    second = kind.from_url(redis_url, key_builder=key_builder(redis_prefix))
     try:
         await check_round_trip(first, second)
     finally:
@@ -52,7 +63,56 @@ async def test_redis_storage_survives_a_restart(redis_url: str, redis_prefix: st
 
 
 @pytest.mark.parametrize("url, kind", [("", DatabaseStorage), ("redis://127.0.0.1:6379/0",
-                                                                RedisStorage)])
+                                                                RedisDialogStorage)])
 def test_redis_is_used_when_configured(url: str, kind: type, fresh_db: Database):
     config = load_config(environ={"BRIGADIER__REDIS__URL": f'"{url}"'})
     assert isinstance(create_storage(config, lambda: fresh_db), kind)
+
+
+async def check_one_read_one_write(storage: HeldStorage, another: BaseStorage) -> None:
+    reads, writes = [], []
+    read, write = storage.read_dialog, storage.write_dialog
+
+    async def counted_read(key: StorageKey):  # type: ignore[no-untyped-def]
+        reads.append(key)
+        return await read(key)
+
+    async def counted_write(key: StorageKey, state, data):  # type: ignore[no-untyped-def]
+        writes.append(key)
+        await write(key, state, data)
+
+    storage.read_dialog = counted_read  # type: ignore[method-assign]
+    storage.write_dialog = counted_write  # type: ignore[method-assign]
+
+    async def handler(event: Update, data: dict) -> str:
+        assert await storage.get_state(KEY) is None
+        await storage.set_state(KEY, Form.name)
+        await storage.update_data(KEY, {"service_id": 3})
+        await storage.update_data(KEY, {"start": 29400})
+        assert await storage.get_state(KEY) == "Form:name"
+        assert await another.get_state(KEY) is None  # held until the update is handled
+        return "handled"
+
+    assert await DialogWrites()(handler, Update(update_id=1), {}) == "handled"
+
+    assert (len(reads), len(writes)) == (1, 1)
+    assert await another.get_state(KEY) == "Form:name"
+    assert await another.get_data(KEY) == {"service_id": 3, "start": 29400}
+
+
+async def test_an_update_reads_its_dialog_once_and_writes_it_once(fresh_db: Database):
+    await check_one_read_one_write(
+        DatabaseStorage(lambda: fresh_db), DatabaseStorage(lambda: fresh_db)
+    )
+
+
+async def test_an_update_reads_and_writes_its_redis_dialog_once(
+    redis_url: str, redis_prefix: str
+):
+    storage = RedisDialogStorage.from_url(redis_url, key_builder=key_builder(redis_prefix))
+    another = RedisStorage.from_url(redis_url, key_builder=key_builder(redis_prefix))
+    try:
+        await check_one_read_one_write(storage, another)
+    finally:
+        await storage.close()
+        await another.close()

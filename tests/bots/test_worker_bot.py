@@ -3,6 +3,7 @@ intake with the customer's consent, water delivery, late starts and bad input.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -253,3 +254,86 @@ async def _offer_for(ivan, petro, number):
             if f"New job №{number}" in (message.get("text") or ""):
                 return user, message, worker_index + 1
     return None
+
+
+async def test_an_offer_passed_on_unanswered_loses_its_buttons_and_says_so(app: WorkerApp):
+    ivan, petro = await app.worker(0, "Ivan"), await app.worker(1, "Petro")
+    await app.book()
+    first, offer, _worker = await eventually(lambda: _offer_for(ivan, petro, "10001"))
+    other = petro if first is ivan else ivan
+
+    app.clock.advance(minutes=16)
+    await other.wait_for("New job №10001", timeout=10)
+    await first.wait_for("there was no answer in time", timeout=10)
+
+    async def redrawn():
+        for message in await first.messages():
+            if message["message_id"] == offer["message_id"] and not message["reply_markup"]:
+                return message
+        return None
+
+    message = await eventually(redrawn, timeout=10)
+    assert message["text"].startswith("New job №10001")
+    assert message["text"].endswith("Job №10001 went to another worker.")
+
+
+@pytest.fixture
+async def patient_app(fresh_db: Database) -> AsyncIterator[WorkerApp]:
+    # One message every five seconds per chat: offers booked meanwhile wait and go out joined.
+    async for running in worker_app(fresh_db, outbox__per_chat_per_second="0.2"):
+        yield running
+
+
+async def test_offers_waiting_together_arrive_as_one_message_answered_job_by_job(
+    patient_app: WorkerApp,
+):
+    app = patient_app
+    ivan = await app.worker(0)
+    async with app.db.transaction() as tx:
+        await tx.execute(update(Worker).where(Worker.id == app.company.worker_ids[1])
+                         .values(active=False))
+    orders = [await app.book(hour=hour) for hour in (10, 12, 14)]
+    joined = await ivan.wait_for(lambda m: (m["text"] or "").count("New job") >= 2, timeout=15)
+    first, second = re.findall(r"New job №(\d+)", joined["text"])[:2]
+    buttons = [b["text"] for row in joined["reply_markup"]["inline_keyboard"] for b in row]
+    assert {f"✅ Accept №{first}", f"❌ Decline №{first}", f"✅ Accept №{second}",
+            f"❌ Decline №{second}"} <= set(buttons)
+
+    # Two quick taps on the same message: each edit starts from where the offers stand.
+    await _press(ivan, joined, f"✅ Accept №{first}")
+    await _press(ivan, joined, f"❌ Decline №{second}")
+    await ivan.wait_for(f"Job №{first} is yours", timeout=10)
+    await ivan.wait_for(f"You declined job №{second}", timeout=10)
+
+    async def settled():
+        current = next(m for m in await ivan.messages()
+                       if m["message_id"] == joined["message_id"])
+        return current if f"You declined job №{second}" in current["text"] else None
+
+    edited = await eventually(settled, timeout=10)
+    buttons = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
+    assert f"📄 Job card №{first}" in buttons
+    assert not any(second in b or f"Accept №{first}" in b for b in buttons)
+    assert f"Job №{first} is yours." in edited["text"] and edited["text"].count("New job") >= 2
+    assert await status_of(app, orders[int(first) - 10001]) == "accepted"
+    assert await status_of(app, orders[int(second) - 10001]) == "confirmed"  # nobody is free
+
+    # The old Decline again: the offer is gone, and the toast says so.
+    await _press(ivan, joined, f"❌ Decline №{second}")
+    await ivan.wait_for("no longer offered to you", timeout=10)
+
+    await _press(ivan, edited, f"📄 Job card №{first}")
+    card = await ivan.wait_for(lambda m: "🚗 On the way" in str(m.get("reply_markup")),
+                               timeout=10)
+    assert f"№{first}" in card["text"]
+
+
+def _data(message, text: str) -> str:
+    return next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"]
+                for b in row if b["text"] == text)
+
+
+async def _press(user, message, text: str) -> None:
+    await user._mark()
+    await user._request("POST", f"{user._chat_path}/callback",
+                        {"message_id": message["message_id"], "data": _data(message, text)})

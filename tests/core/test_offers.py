@@ -13,7 +13,17 @@ from core.errors import Conflict, NotFound
 from core.geo import Point
 from core.invites import create_invite, redeem_invite
 from core.models import Channel, Event, OutboxMessage, Role, User, Worker, Zone
-from core.offers import accept_offer, decline_offer, expire_offers
+from core.offers import (
+    DECLINED,
+    OFFERED,
+    PASSED_ON,
+    YOURS,
+    accept_offer,
+    answer_offer,
+    decline_offer,
+    expire_offers,
+    offer_states,
+)
 from core.watch import flag_late_starts
 from tests.company import CENTRE, NOW, RULES, kyiv, small_company
 
@@ -117,3 +127,35 @@ async def test_invite_binds_once(db):
     with pytest.raises(NotFound):
         await redeem_invite(db, token="nope", telegram_user_id=5, telegram_language=None,
                             default_language="uk", now=NOW)
+
+
+async def test_an_answer_reads_back_every_offer_shown_with_it(db):
+    company = await small_company(db, workers=2)
+    other = company.worker_ids[1]
+    await _set_active(db, other, False)  # both offers go to the first worker
+    first = await _booked(db, company)
+    second = await book_visit(
+        db, client_id=company.client_id, service_id=company.service_id,
+        start=kyiv(NOW.date() + timedelta(days=1), 14), now=NOW, rules=RULES,
+        channel=Channel.PHONE, point=Point(*CENTRE),
+    )
+    worker = first.worker_id
+    assert second.order.worker_id == worker
+    shown = [first.id, second.order.id]
+
+    answer = await answer_offer(db, worker_id=worker, order_id=first.id, accept=True, now=NOW,
+                                rules=RULES, shown=shown)
+    assert answer.number == first.number
+    assert [s.state for s in answer.shown] == [YOURS, OFFERED]
+
+    await _set_active(db, other, True)
+    answer = await answer_offer(db, worker_id=worker, order_id=second.order.id, accept=False,
+                                now=NOW, rules=RULES, shown=shown)
+    assert [s.state for s in answer.shown] == [YOURS, DECLINED]
+    states = await offer_states(db, worker_id=other, order_ids=shown)
+    assert [s.state for s in states] == [PASSED_ON, OFFERED]
+
+
+async def _set_active(db, worker_id, active):
+    async with db.transaction() as tx:
+        await tx.execute(update(Worker).where(Worker.id == worker_id).values(active=active))

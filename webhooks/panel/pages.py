@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,12 +35,16 @@ def create_environment(config: Config) -> jinja2.Environment:
     tz = config.company.tz
     currency = config.company.currency
 
+    # Formatting a number or an amount costs more than the rest of a call popup; the same
+    # ones come back again and again.
+    @functools.lru_cache(maxsize=4096)
     def money(minor: int, language: str) -> str:
         return format_currency(Decimal(minor) / 100, currency, locale=language)
 
     def moment(value: datetime | None) -> str:
         return value.astimezone(tz).strftime("%d.%m.%Y %H:%M") if value else ""
 
+    @functools.lru_cache(maxsize=4096)
     def phone(e164: str | None) -> str:
         if not e164:
             return ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 REMEMBERED_CALLS = 2000
-CONCURRENCY = 16
+CONCURRENCY = 4  # popups built at once: CPU bound, and each card read holds a connection
 EXTENSIONS_TTL = 5.0
 
 
@@ -62,7 +63,7 @@ class Popups:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
-        self._extensions: dict[str, tuple[float, tuple[int, ...]]] = {}
+        self._extensions: dict[str, tuple[float, asyncio.Future[tuple[int, ...]]]] = {}
 
     def start(self, hub: LiveHub) -> None:
         subscription = hub.subscribe("call.*")
@@ -121,14 +122,19 @@ class Popups:
 
     async def _owners(self, extension: str) -> tuple[int, ...]:
         """Who owns an extension, remembered for a few seconds: fifty calls at once need not
-        ask the database fifty times."""
+        ask the database fifty times, nor ask it again while the first answer is on its way."""
         now = time.monotonic()
         known = self._extensions.get(extension)
-        if known is not None and now - known[0] < EXTENSIONS_TTL:
-            return known[1]
-        owners = await users_with_extension(self.db, extension=extension)
-        self._extensions[extension] = (now, owners)
-        return owners
+        if known is None or now - known[0] >= EXTENSIONS_TTL:
+            asked = asyncio.ensure_future(users_with_extension(self.db, extension=extension))
+            asked.add_done_callback(lambda done: self._forget_failed(extension, done))
+            known = self._extensions[extension] = (now, asked)
+        return await asyncio.shield(known[1])
+
+    def _forget_failed(self, extension: str, asked: asyncio.Future[tuple[int, ...]]) -> None:
+        failed = asked.cancelled() or asked.exception() is not None
+        if failed and self._extensions.get(extension, (0.0, None))[1] is asked:
+            del self._extensions[extension]
 
     async def _ringing(self, call_id: Any, payload: Mapping[str, Any]) -> None:
         targets = await self._targets(payload)
@@ -143,22 +149,25 @@ class Popups:
             except BrigadierError:
                 card = None
         seen = self._remember(call_id)
-        html: dict[tuple[str, bool, bool], str] = {}
+        frames: dict[tuple[str, bool, bool], str] = {}
         sends = []
         for connection in targets:
             can_book = connection.user.can(Permission.ORDERS_BOOK)
             can_create = connection.user.can(Permission.CLIENTS_CREATE)
             key = (connection.language, can_book, can_create)
-            if key not in html:
-                html[key] = render_fragment(
+            if key not in frames:
+                # Rendered and encoded once for everyone who sees the call alike.
+                html = render_fragment(
                     self.env, "popup.html", connection.language, call=payload, card=card,
                     can_book=can_book, can_create=can_create,
                     form={"phone": payload.get("caller") or "", "name": "", "address": "",
                           "lat": "", "lon": ""},
                 )
+                frames[key] = json.dumps(
+                    {"type": "popup", "call_id": call_id, "state": "ringing", "html": html}
+                )
             seen.users.add(connection.user.id)
-            frame = {"type": "popup", "call_id": call_id, "state": "ringing", "html": html[key]}
-            sends.append(_send(connection, frame))
+            sends.append(_send(connection, frames[key]))
         await asyncio.gather(*sends)
 
     async def _changed(self, call_id: Any, kind: str, payload: Mapping[str, Any]) -> None:
@@ -178,7 +187,7 @@ class Popups:
                 "close": state == "ended"
                 and (seen.answered_by is None or connection.user.extension != seen.answered_by),
             }
-            sends.append(_send(connection, frame))
+            sends.append(_send(connection, json.dumps(frame)))
         await asyncio.gather(*sends)
 
     @staticmethod
@@ -196,9 +205,9 @@ class Popups:
         return [c for c in self.connections if c.user.id in wanted]
 
 
-async def _send(connection: Connection, frame: dict[str, Any]) -> None:
+async def _send(connection: Connection, frame: str) -> None:
     with contextlib.suppress(ConnectionError, RuntimeError):
-        await connection.socket.send_json(frame)
+        await connection.socket.send_str(frame)
 
 
 POPUPS = web.AppKey("panel_popups", Popups)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from typing import Any
 
@@ -48,7 +48,8 @@ class WebhookDelivery:
         self.lanes: dict[int, deque[Update]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         webhook = bot.webhook
-        self.connections = asyncio.Semaphore(webhook.max_connections if webhook else 1)
+        self.capacity = webhook.max_connections if webhook else 1
+        self.connections = asyncio.Semaphore(self.capacity)
 
     async def run(self) -> None:
         bot = self.bot
@@ -68,9 +69,7 @@ class WebhookDelivery:
             lane.append(update)
             return
         self.lanes[update.chat_id] = deque([update])
-        task = asyncio.create_task(self._drain(update.chat_id))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._start(self._drain(update.chat_id))
 
     async def _drain(self, chat_id: int) -> None:
         lane = self.lanes[chat_id]
@@ -85,12 +84,31 @@ class WebhookDelivery:
         """True once the webhook took the update; False when the webhook was removed."""
         pause = FIRST_RETRY
         while (webhook := self.bot.webhook) is not None:
+            self._fit(webhook.max_connections)
             async with self.connections:
                 if await self._post(webhook, update):
                     return True
             await self.bot.webhook_changed.wait(pause)
             pause = min(pause * 2, LAST_RETRY)
         return False
+
+    def _fit(self, capacity: int) -> None:
+        """Follow a max_connections changed by setWebhook, as Telegram does at once."""
+        change, self.capacity = capacity - self.capacity, capacity
+        for _ in range(change):
+            self.connections.release()
+        if change < 0:
+            self._start(self._hold(-change))
+
+    async def _hold(self, count: int) -> None:
+        """Take ``count`` connections out of use for good (until a larger max_connections)."""
+        for _ in range(count):
+            await self.connections.acquire()
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _post(self, webhook: Webhook, update: Update) -> bool:
         headers = {SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}

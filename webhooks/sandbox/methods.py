@@ -433,7 +433,7 @@ def _deliver(
 ) -> JSON:
     chat = state.chat_for_bot(bot, _chat_id(params))
     reply_to = reply_target(chat, params)
-    state.check_send_rate(bot, chat.user.id)
+    state.check_send_rate(bot, chat.user.id, paid=params.flag("allow_paid_broadcast"))
     message = chat.add(
         from_bot=True, date=state.now(), content=content, reply_markup=markup, reply_to=reply_to
     )

@@ -432,8 +432,8 @@ class SandboxState:
             raise BotApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
-    def check_send_rate(self, bot: SandboxBot, chat_id: int) -> None:
-        wait = self.limiter.retry_after(self.limits, bot.id, chat_id, self.monotonic())
+    def check_send_rate(self, bot: SandboxBot, chat_id: int, *, paid: bool = False) -> None:
+        wait = self.limiter.retry_after(self.limits, bot.id, chat_id, self.monotonic(), paid=paid)
         if wait:
             raise BotApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
 

@@ -109,6 +109,24 @@ async def test_a_cancel_without_reason_is_a_missed_call_to_return(fresh_db):
     assert (task.phone, task.call_id) == ("+380501112233", call.id)
 
 
+async def test_a_cancel_crossing_our_refusal_still_ends_the_call(fresh_db):
+    port = free_udp_port()
+    async with listener.running(context(fresh_db, port, delay=0.3)):
+        code, output = await sipp(
+            port, "-sf", str(HERE / "cancel_crossing_our_refusal.xml"), "-s", "101")
+        assert code == 0, output[-2000:]
+
+        async def ended():
+            return [c.state for c in await calls(fresh_db)] == ["ended"]
+
+        await eventually(ended)
+    (call,) = await calls(fresh_db)
+    assert (call.caller, call.outcome) == ("+380501112233", "missed")
+    assert [k for k, _ in await call_events(fresh_db)] == ["call.ringing", "call.missed"]
+    (task,) = await tasks(fresh_db)
+    assert (task.phone, task.call_id) == ("+380501112233", call.id)
+
+
 async def test_sipps_standard_uac_is_rung_and_refused_never_answered(fresh_db):
     port = free_udp_port()
     async with listener.running(context(fresh_db, port, answer="decline")):

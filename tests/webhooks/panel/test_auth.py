@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -108,6 +109,25 @@ async def test_login_is_refused_after_too_many_failures_until_the_window_passes(
             assert status == 200 and "Hello, Olha" in body
         finally:
             await staff.close()
+
+
+async def test_guesses_sent_together_cannot_outrun_the_failure_limit(fresh_db):
+    await add_user(fresh_db, "olha")
+    config = panel_config(BRIGADIER__PANEL__LOGIN_ATTEMPTS="3",
+                          BRIGADIER__PANEL__LOGIN_WINDOW_MINUTES="10")
+    async with serving(fresh_db, config=config) as server:
+        guessers = [Staff(server) for _ in range(8)]
+        try:
+            for staff in guessers:
+                await staff.get("/panel/login")
+            answers = await asyncio.gather(*(
+                staff.post("/panel/login", {"login": "olha", "password": f"guess {n}"})
+                for n, staff in enumerate(guessers)
+            ))
+            assert sorted(status for status, _ in answers) == [401] * 3 + [429] * 5
+        finally:
+            for staff in guessers:
+                await staff.close()
 
 
 async def test_a_form_without_the_csrf_token_is_refused(fresh_db):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from core.cards import create_client
 from core.db import Database, create_engine
 from core.models import Role
-from tests.webhooks.panel.conftest import add_user, logged_in, no_frame, ring, serving
+from tests.webhooks.panel.conftest import (
+    add_user,
+    logged_in,
+    no_frame,
+    panel_config,
+    ring,
+    serving,
+)
 
 
 async def test_a_ringing_call_pops_only_for_the_operator_whose_extension_rings(fresh_db):
@@ -80,6 +87,23 @@ async def test_answered_and_ended_update_the_popups(fresh_db):
         frame = await olha.frame_for(missed)
         assert frame["state"] == "missed"
         assert frame["text"] == "Missed: a call-back task was created"
+
+
+async def test_a_call_the_pbx_reports_here_pops_once(fresh_db):
+    """The process that records the call pushes its popup itself; reading the event back from
+    the database later must not push it again."""
+    await add_user(fresh_db, "olha", extension="101")
+    config = panel_config(BRIGADIER__SECRETS__BINOTEL_SECRET="pbx-secret")
+    async with serving(fresh_db, config=config) as server, logged_in(server, "olha") as olha:
+        await olha.connect()
+        form = {"requestType": "receivedTheCall", "generalCallID": "g1", "callType": "0",
+                "externalNumber": "0671234567", "internalNumber": "101"}
+        async with olha.http.post(olha.url("/pbx/binotel/pbx-secret"), data=form) as answer:
+            assert answer.status == 200
+        frame = await olha.frame()
+        assert (frame["type"], frame["state"]) == ("popup", "ringing")
+        assert "+380 67 123 4567" in frame["html"]
+        await no_frame(olha, seconds=0.5)
 
 
 async def test_a_call_recorded_by_another_process_pops_here(fresh_db):

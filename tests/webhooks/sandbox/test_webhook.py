@@ -14,7 +14,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.webhooks.sandbox.conftest import Sandbox
+from tests.webhooks.sandbox.conftest import CUSTOMER_BOT, Sandbox
 
 SECRET = "webhook-Secret_1"
 
@@ -166,3 +166,45 @@ async def test_a_newer_long_poll_ends_the_older_one(sandbox: Sandbox):
 
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
         await asyncio.wait_for(older, 2)
+
+
+async def test_webhook_gets_at_most_max_connections_updates_at_once(sandbox: Sandbox):
+    in_flight, most = 0, 0
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/webhook", slow)
+    bot = sandbox.bot()
+    async with webhook_server(app) as url:
+        await bot.set_webhook(url, max_connections=5)
+        users = [await sandbox.user(f"User {n}") for n in range(12)]
+        for user in users:
+            await user.send("at once")
+        await until_delivered(sandbox)
+        assert most == 5
+
+        # Set again with fewer connections, as a bot under load may: it holds at once.
+        most = 0
+        await bot.set_webhook(url, max_connections=2)
+        for user in users:
+            await user.send("again")
+        await until_delivered(sandbox)
+        await bot.delete_webhook()
+    assert most == 2
+
+
+async def until_delivered(sandbox: Sandbox) -> None:
+    bot = sandbox.state.bot_named(CUSTOMER_BOT)
+    assert bot is not None
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if not bot.pending and not bot.in_delivery:
+            return
+    raise AssertionError("updates still waiting for the webhook")

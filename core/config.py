@@ -48,6 +48,12 @@ class CompanySettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Addresses or networks of the reverse proxy in front of the app. When set, every request
+    # must come through it: the client's address, scheme and host are taken from the
+    # X-Forwarded-* headers it adds (what the PBX allow-list and the login limit see), and a
+    # request that bypasses it is refused. Empty: requests come straight from the clients and
+    # X-Forwarded-* headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class PanelSettings:
     session_max_age_minutes: int = 720
     login_attempts: int = 5
     login_window_minutes: int = 15
-    live_poll_seconds: float = 0.05  # SQLite: how often the live hub reads new events
+    live_poll_seconds: float = 0.02  # SQLite: how often the live hub reads new events
     slot_days: int = 3  # "repeat last order" offers free starts over this many days
 
 
@@ -369,6 +375,12 @@ def _validate(config: Config) -> None:
         raise fail("company.default_language", "must be one of company.languages")
     if not 0 < config.http.port < 65536:
         raise fail("http.port", "must be between 1 and 65535")
+    for address in config.http.trusted_proxies:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError as err:
+            reason = f"{address!r} is not an address or network"
+            raise fail("http.trusted_proxies", reason) from err
     if not config.database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise fail("database.url", "use sqlite+aiosqlite:// or postgresql+asyncpg://")
     scheduling = config.scheduling

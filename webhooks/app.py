@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import NoReturn
 
 from aiohttp import web
+from aiohttp_remotes import XForwardedStrict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -47,6 +49,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+class BehindProxy(XForwardedStrict):
+    """The app sits behind one reverse proxy: the client's address, scheme and host come from
+    the X-Forwarded-* headers it adds, and a request that did not come through it is refused
+    (a forged X-Forwarded-For cannot pass the PBX allow-list or dodge the login limit).
+    ``/healthz`` may be asked directly."""
+
+    def __init__(self, proxies: tuple[str, ...]) -> None:
+        super().__init__([list(proxies)], white_paths=("/healthz",))
+
+    async def raise_error(self, request: web.Request) -> NoReturn:
+        log.warning("refused %s %s from %s: not through the trusted proxy",
+                    request.method, request.path, request.remote)
+        raise web.HTTPBadRequest(
+            text='{"error": "bad_request", "message": "requests must come through the proxy"}',
+            content_type="application/json",
+        )
+
+
 def create_app(
     config: Config, db: Database | None = None, *, clock: Clock | None = None, bots: bool = False
 ) -> web.Application:
@@ -55,6 +75,8 @@ def create_app(
     ``bots`` also runs the Telegram bots and the outbox sender (``brigadier run`` does).
     """
     app = web.Application()
+    if config.http.trusted_proxies:
+        app.middlewares.append(BehindProxy(config.http.trusted_proxies).middleware)
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
 

@@ -12,7 +12,7 @@ What wakes a hub depends on the engine:
   transaction, to every process listening — whoever wrote the event (a webhook, a bot, the
   command line). A slow poll backs it up in case a notification is lost while reconnecting.
 - SQLite (one machine, several processes): the hub polls the table every
-  ``panel.live_poll_seconds`` (50 ms by default); one indexed read of ``id > last seen``, on a
+  ``panel.live_poll_seconds`` (20 ms by default); one indexed read of ``id > last seen``, on a
   connection the hub keeps for it.
 
 A process that has just committed events may also :meth:`LiveHub.publish` them: its own

@@ -35,12 +35,13 @@ from core.config import OutboxSettings
 from core.db import Database
 from core.messages import render
 from core.outbox import (
+    Accepted,
     Delivery,
     DeliveryRules,
     OutgoingMessage,
     claim_messages,
+    mark_all_sent,
     mark_failed_attempt,
-    mark_sent,
     mark_unreachable,
     postpone,
 )
@@ -84,6 +85,53 @@ class _Pace:
         self.next = max(self.next, time.monotonic() + seconds)
 
 
+class _SentLog:
+    """Records what Telegram accepted, the answers that arrive together in one transaction:
+    thirty messages a second would otherwise be thirty transactions a second, each a turn at
+    SQLite's one write lock. A recorder returns once its answer is written."""
+
+    BATCH = 64
+
+    def __init__(self, database: Callable[[], Database], rules: DeliveryRules) -> None:
+        self._database = database
+        self._rules = rules
+        self._waiting: list[tuple[Accepted, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, accepted: Accepted) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((accepted, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.BATCH]
+            del self._waiting[: self.BATCH]
+            try:
+                await mark_all_sent(
+                    self._database(), [accepted for accepted, _ in batch], rules=self._rules
+                )
+            except Exception as err:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(err)
+            except BaseException:
+                for _, done in batch:
+                    done.cancel()
+                raise
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def finish(self) -> None:
+        """Write down what is waiting: those messages are in their chats already."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+
 class OutboxSender:
     """Drains the outbox for ``bots`` (name → aiogram ``Bot``) until cancelled."""
 
@@ -106,6 +154,7 @@ class OutboxSender:
         self._follow_ups = dict(follow_ups or {})
         self.rules = DeliveryRules(
             per_chat_interval=timedelta(seconds=1 / settings.per_chat_per_second),
+            per_chat_burst=settings.per_chat_burst,
             lease=lease,
             max_attempts=settings.max_attempts,
             urgent=frozenset(settings.urgent_templates),
@@ -116,6 +165,7 @@ class OutboxSender:
         self.clock = clock or SystemClock()
         self._free = _Pace(settings.global_per_second)
         self._paid = _Pace(settings.paid_broadcast_per_second)
+        self._sent_log = _SentLog(lambda: self.db, self.rules)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._room = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.sent = 0  # Telegram messages (a joined one counts once)
@@ -240,8 +290,9 @@ class OutboxSender:
             # Network trouble, Telegram's own errors: back off and try again.
             await self._failed(delivery, f"{type(err).__name__}: {err}", permanent=False)
         else:
-            await mark_sent(self.db, message_ids=delivery.ids, now=self.clock.now(),
-                            telegram_message_id=sent.message_id)
+            await self._sent_log.record(
+                Accepted(tuple(delivery.ids), self.clock.now(), sent.message_id)
+            )
             self.sent += 1
             self.rows_sent += len(delivery.messages)
             self.paid += paid
@@ -272,3 +323,4 @@ class OutboxSender:
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self._sent_log.finish()

@@ -100,7 +100,7 @@ def _midnight(day: date, tz: ZoneInfo) -> int:
 async def day_board(db: Database, *, day: date, zone_id: int | None, tz: ZoneInfo) -> DayBoard:
     """The day's workers (on shift or with jobs) and jobs; ``zone_id`` narrows both."""
     midnight = _midnight(day, tz)
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         orders, _, shifts, _ = await load_day(tx, day, tz, midnight)
         details = await _details(tx, [o.id for o in orders])
         zones = tuple(
@@ -298,7 +298,7 @@ async def check_reassignment(
     db: Database, *, order_id: int, worker_id: int, start: datetime | None, rules: SlotRules
 ) -> Refusal | None:
     """Why giving the order to the worker (at ``start``, or its own start) would be refused."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         order = await load_order(tx, order_id)
         return await _refusal(tx, order, worker_id, start, rules)
 
@@ -464,7 +464,7 @@ class RouteSheet:
 async def route_sheet(db: Database, *, worker_id: int, day: date, tz: ZoneInfo) -> RouteSheet:
     """A worker's jobs of the day in order, with everything needed at each door."""
     first = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         worker = await tx.get(Worker, worker_id)
         if worker is None:
             raise NotFound("not_found", entity="worker", ref=worker_id)

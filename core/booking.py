@@ -358,7 +358,7 @@ def _candidates_at(
 
 async def _booked_before(db: Database, key: str) -> Booking | None:
     """The booking an earlier request with ``key`` made, if it committed."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         request = await tx.get(BookingRequest, key)
         if request is None or request.order_id is None:
             return None
@@ -375,7 +375,7 @@ class PlaceCheck:
 
 async def check_place(db: Database, *, service_id: int, point: Point) -> PlaceCheck:
     """Whether we serve the point with this service; ``outside_zones`` or a refusal if not."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         _, service = await load_job_spec(tx, service_id, 1)
         place, _ = await resolve_place(tx, point=point, address_id=None)
         return PlaceCheck(sold_zones(service, place))
@@ -413,7 +413,7 @@ async def reschedule_order(
         if isinstance(err, IntegrityError) and not _is_overlap(err):
             raise
         local = start.astimezone(rules.tz)
-        async with db.transaction() as tx:
+        async with db.transaction(read_only=True) as tx:
             order = await load_order(tx, order_id)
             line = order.lines[0]
             point = _point_of(order)

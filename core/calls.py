@@ -179,22 +179,92 @@ async def record_call_events(
 ) -> list[CallView]:
     """Apply notifications in their order in one transaction: all are recorded, or none.
 
-    Calls ringing together share one commit (and, on SQLite, one turn at the write lock)."""
+    Calls ringing together share one commit (and, on SQLite, one turn at the write lock), and
+    the first ringing of calls new to the batch shares two statements: one inserts the calls,
+    one their ``call.ringing`` events. Every other event is applied on its own, in its place:
+    each call sees its events in the order they came, and the rows (calls, events) are written
+    in the same order as recording the events one by one writes them."""
     for event in events:
         _check(event)
     async with db.transaction() as tx:
-        return [await _record(tx, event, region) for event in events]
+        return await _record_all(tx, events, region)
 
 
-async def _record(tx: AsyncSession, event: CallEvent, region: str) -> CallView:
-    """One notification, in the transaction of those it came with."""
-    sent = _e164(event.caller, region)
-    inserted = await _insert_call(tx, event, sent)
-    if inserted is not None and event.kind is CallEventKind.RINGING:
-        # A new call ringing, the bulk of a busy minute: the row as inserted is the change.
-        view = _row_view(inserted)
-        return replace(view, events=await _record_events(tx, ["call.ringing"], view))
-    return await _apply(tx, event, inserted, sent, region)
+async def _record_all(tx: AsyncSession, events: Sequence[CallEvent], region: str) -> list[CallView]:
+    views: list[CallView | None] = [None] * len(events)
+    seen: set[tuple[str, str]] = set()
+    # The run of consecutive first ringings of calls not seen earlier in the batch: the bulk of
+    # a busy minute, inserted together when the run ends.
+    ringing: list[tuple[int, CallEvent, str | None]] = []
+    for index, event in enumerate(events):
+        key = (event.provider, event.provider_call_id)
+        sent = _e164(event.caller, region)
+        if event.kind is CallEventKind.RINGING and key not in seen:
+            ringing.append((index, event, sent))
+        else:
+            await _ring(tx, ringing, views, region)
+            ringing = []
+            views[index] = await _record(tx, event, sent, region)
+        seen.add(key)
+    await _ring(tx, ringing, views, region)
+    recorded = [view for view in views if view is not None]
+    assert len(recorded) == len(events)
+    return recorded
+
+
+async def _ring(
+    tx: AsyncSession,
+    ringing: Sequence[tuple[int, CallEvent, str | None]],
+    views: list[CallView | None],
+    region: str,
+) -> None:
+    """Calls starting to ring, each its call's first event in the batch: one statement inserts
+    the new ones, one records their ``call.ringing``. A call known before (a repeated
+    notification) is applied on its own, in its place among the others' events."""
+    if not ringing:
+        return
+    dialect = tx.get_bind().dialect.name
+    # Rows are matched to events by the call's key, not by position: a known call returns no
+    # row, so positions shift (sort_by_parameter_order does not help: on PostgreSQL the rows it
+    # sorts then silently miss their parameters; on SQLite it makes SQLAlchemy insert row by row).
+    result = await tx.execute(
+        _CALL_INSERTS[dialect], [_call_params(event, sent) for _, event, sent in ringing]
+    )
+    inserted = {(row.provider, row.provider_call_id): row for row in result.all()}
+    new: list[tuple[int, CallView]] = []
+    for index, event, sent in ringing:
+        row = inserted.get((event.provider, event.provider_call_id))
+        if row is None:
+            await _ringing_events(tx, new, views)
+            new = []
+            views[index] = await _apply(tx, event, None, sent, region)
+        else:
+            new.append((index, _row_view(row)))
+    await _ringing_events(tx, new, views)
+
+
+async def _ringing_events(
+    tx: AsyncSession, new: Sequence[tuple[int, CallView]], views: list[CallView | None]
+) -> None:
+    """The ``call.ringing`` events of calls just inserted, in one statement."""
+    if not new:
+        return
+    at = datetime.now(UTC)
+    payloads = [_payload(view) for _, view in new]
+    result = await tx.execute(
+        _RINGING_INSERT,
+        [{"kind": "call.ringing", "payload": payload, "at": at} for payload in payloads],
+    )
+    # Each new call has exactly one of these events: its payload's call id names its row.
+    ids = {row.payload["call_id"]: row.id for row in result.all()}
+    for (index, view), payload in zip(new, payloads, strict=True):
+        recorded = RecordedEvent(ids[view.id], "call.ringing", payload, at)
+        views[index] = replace(view, events=(recorded,))
+
+
+async def _record(tx: AsyncSession, event: CallEvent, sent: str | None, region: str) -> CallView:
+    """One notification on its own: the call inserted unless known, then moved forward."""
+    return await _apply(tx, event, await _insert_call(tx, event, sent), sent, region)
 
 
 async def _apply(
@@ -371,27 +441,37 @@ _EVENT_INSERT = (
     .values(kind=bindparam("kind"), payload=bindparam("payload"), created_at=bindparam("at"))
     .returning(_EVENTS.c.id)
 )
+# Several ringing events in one statement ("insertmanyvalues"). Each row comes back with its
+# payload, whose call id ties it to its call: RETURNING promises no order, and asking SQLAlchemy
+# for the parameters' order would make it insert row by row on SQLite (no sentinel column).
+_RINGING_INSERT = (
+    insert(_EVENTS)
+    .values(kind=bindparam("kind"), payload=bindparam("payload"), created_at=bindparam("at"))
+    .returning(_EVENTS.c.id, _EVENTS.c.payload)
+)
 
 
 async def _insert_call(tx: AsyncSession, event: CallEvent, number: str | None) -> Row[Any] | None:
     """The new call's row with its client's name; None when the call exists already (our
     insert, when there is one, holds the row's lock until commit)."""
     dialect = tx.get_bind().dialect.name
-    result = await tx.execute(
-        _CALL_INSERTS[dialect],
-        {
-            "provider": event.provider,
-            "provider_call_id": event.provider_call_id,
-            "direction": event.direction.value,
-            "caller": number or _raw(event.caller),
-            "number": number,
-            "line": event.line,
-            "extension": event.extension,
-            "at": event.at,
-            "created_at": event.at,
-        },
-    )
+    result = await tx.execute(_CALL_INSERTS[dialect], _call_params(event, number))
     return result.one_or_none()
+
+
+def _call_params(event: CallEvent, number: str | None) -> dict[str, Any]:
+    """The parameters of :data:`_CALL_INSERTS` for the call of ``event``."""
+    return {
+        "provider": event.provider,
+        "provider_call_id": event.provider_call_id,
+        "direction": event.direction.value,
+        "caller": number or _raw(event.caller),
+        "number": number,
+        "line": event.line,
+        "extension": event.extension,
+        "at": event.at,
+        "created_at": event.at,
+    }
 
 
 async def _locked_call(tx: AsyncSession, event: CallEvent) -> tuple[Call, str | None]:

@@ -207,7 +207,7 @@ async def create_client(
             return _new_overview(client)
     except IntegrityError as err:
         # The same number was saved by another operator a moment earlier.
-        async with db.transaction() as tx:
+        async with db.transaction(read_only=True) as tx:
             owner = await client_by_phone(tx, e164)
         if owner is None:
             raise
@@ -230,7 +230,7 @@ async def _new_address(tx: AsyncSession, text: str, point: Point | None) -> Addr
 
 async def repeat_draft(db: Database, *, client_id: int) -> RepeatDraft:
     """The client's latest order, ready to be booked again (``NotFound`` when there is none)."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         return await _draft(tx, client_id)
 
 
@@ -280,7 +280,7 @@ async def repeat_last_order(
     method in a transaction of its own. ``source_order_id`` is the order the operator saw;
     a newer order placed meanwhile refuses the repeat instead of copying something unseen.
     """
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         draft = await _draft(tx, client_id)
     if draft.source_order_id != source_order_id:
         raise Conflict("invalid_value", field="order", value=source_order_id, reason="outdated")

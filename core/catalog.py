@@ -62,7 +62,7 @@ async def _service_by_ref(tx: AsyncSession, ref: str | int) -> Service | None:
 
 async def find_service(db: Database, *, ref: str | int) -> ServiceInfo:
     """A service by its id or its code."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         service = await _service_by_ref(tx, ref)
         if service is None:
             raise NotFound("not_found", entity="service", ref=ref)
@@ -70,7 +70,7 @@ async def find_service(db: Database, *, ref: str | int) -> ServiceInfo:
 
 
 async def list_services(db: Database, *, active_only: bool = True) -> list[ServiceInfo]:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         query = select(Service).options(*_WHOLE).order_by(Service.category_id, Service.id)
         if active_only:
             query = query.where(Service.active.is_(True))
@@ -89,7 +89,7 @@ class CategoryInfo:
 
 async def list_categories(db: Database) -> list[CategoryInfo]:
     """Categories that have an active service, in their catalog order."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         active = select(Service.category_id).where(Service.active.is_(True))
         query = (
             select(ServiceCategory)

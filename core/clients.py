@@ -76,13 +76,13 @@ async def client_by_phone(tx: AsyncSession, e164: str) -> Client | None:
 async def find_client(db: Database, *, phone: str, region: str) -> ClientCard | None:
     """The client owning this phone, in whatever format it was typed."""
     e164 = normalise_phone(phone, region)
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         client = await client_by_phone(tx, e164)
         return _card(client) if client else None
 
 
 async def get_client(db: Database, *, client_id: int) -> ClientCard:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         client = await tx.get(Client, client_id)
         if client is None:
             raise NotFound("not_found", entity="client", ref=client_id)
@@ -123,7 +123,7 @@ async def register_client(
             return _card(client)
     except IntegrityError as err:
         # Another request registered the same phone or Telegram account a moment earlier.
-        async with db.transaction() as tx:
+        async with db.transaction(read_only=True) as tx:
             client = await client_by_phone(tx, e164)
             if client is None:
                 raise Conflict(

@@ -102,6 +102,9 @@ class OutboxSettings:
     """Delivery of queued chat messages within Telegram's limits."""
 
     per_chat_per_second: float = 1.0
+    # Messages a chat may get at once before the per-chat rate paces it (Telegram lets short
+    # bursts pass); 1: never two within the interval.
+    per_chat_burst: int = 3
     global_per_second: float = 30.0
     max_attempts: int = 12
     poll_seconds: float = 0.1
@@ -169,7 +172,8 @@ class WorkerSettings:
     late_start_grace_minutes: int = 15
     """A job not started this long after its start is flagged late."""
     manager_confirmation_required: bool = False
-    """A manager confirms the work before a finished order closes."""
+    """A manager confirms the work before a finished order closes; without it the order closes
+    as the worker finishes the job."""
     photo_folder: str = "var/photos"
     """Where job photos are kept; relative to the config file's folder."""
     invite_lifetime_hours: int = 72
@@ -398,6 +402,8 @@ def _validate(config: Config) -> None:
     if min(outbox.per_chat_per_second, outbox.global_per_second,
            outbox.paid_broadcast_per_second) <= 0:
         raise fail("outbox", "rates must be positive")
+    if not 1 <= outbox.per_chat_burst <= 20:
+        raise fail("outbox.per_chat_burst", "must be 1 to 20")
     if not 0 < outbox.poll_seconds <= 60:
         raise fail("outbox.poll_seconds", "must be above 0 and at most 60")
     panel = config.panel

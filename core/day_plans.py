@@ -88,7 +88,7 @@ async def propose_day(
 
 async def get_proposal(db: Database, *, token: str, user_id: int, now: datetime) -> Proposal:
     """The dispatcher's own proposal while it lasts; else ``NotFound`` (plan again)."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         row = await tx.scalar(select(DayPlanProposal).where(
             DayPlanProposal.token == token, DayPlanProposal.user_id == user_id,
             DayPlanProposal.expires_at >= now,
@@ -122,7 +122,7 @@ async def current_totals(
     """Travel, kilometres and waiting between jobs of each worker's day as it stands."""
     tz = rules.tz
     midnight = epoch_minutes(datetime.combine(day, datetime.min.time(), tzinfo=tz))
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         orders, _, shifts, _ = await load_day(tx, day, tz, midnight)
     homes = {s.worker_id: s.home for s in shifts}
     days = {w: sorted((o for o in orders if o.worker_id == w and o.point is not None),

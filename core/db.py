@@ -4,17 +4,32 @@ SQLite (aiosqlite) is the default engine and PostgreSQL (asyncpg) the production
 the driver's own transaction handling is switched off and every transaction starts with
 ``BEGIN IMMEDIATE``: writers queue on the database lock instead of failing half-way, which is
 what makes booking safe across processes there.
+
+SQLite's lock has no queue: a writer that finds it taken sleeps and tries again, ever longer
+apart, so under a stream of writes the one that has waited longest is the likeliest to lose
+to a newcomer, and a process that writes all the time can starve another for seconds.
+Writers therefore take turns before they begin (:class:`_WriteGate`): within a process on an
+asyncio lock, in the order they came, and across processes on an advisory lock of a file
+beside the database (``<database>-writer.lock``), whose waiters the kernel wakes the moment it
+is released. Only the writer whose turn it is talks to SQLite. SQLite writes one at a time
+anyway, so nothing is lost by it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sqlite3
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,6 +39,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from core.config import DatabaseSettings
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: writers take turns within each process only
+    fcntl = None  # type: ignore[assignment]
 
 READ_ONLY = "brigadier_read_only"  # an execution option: begin the transaction to read only
 
@@ -53,6 +73,10 @@ def create_engine(
             connect_args={"timeout": busy_timeout_ms / 1000},
         )
         _prepare_sqlite(engine, busy_timeout_ms)
+        database = parsed.database if parsed.database not in (None, "", ":memory:") else None
+        _WRITE_GATES[engine.sync_engine] = _WriteGate(
+            busy_timeout_ms / 1000, Path(f"{database}-writer.lock") if database else None
+        )
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -79,6 +103,114 @@ def _prepare_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN DEFERRED")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _Turns:
+    """Who writes next in this process: one writer at a time, each kind in arrival order; a
+    ``first`` one (the outbox sender: one turn of it serves many chats) goes ahead of the
+    others, but never twice in a row while others wait."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._ahead = False  # the last turn went to a ``first`` writer ahead of others
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
+            deque(), deque()
+        )
+
+    async def acquire(self, *, first: bool) -> None:
+        if not self._busy and not any(self._waiting):
+            self._busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiting[0 if first else 1]
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed over just as the wait was given up: pass it on
+            else:
+                queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        first, others = self._waiting
+        order = (others, first) if self._ahead else (first, others)
+        for queue in order:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    self._ahead = queue is first and bool(others)
+                    turn.set_result(None)
+                    return
+        self._ahead = False
+        self._busy = False
+
+
+class _WriteGate:
+    """A SQLite database's writers, one at a time: in this process by :class:`_Turns` (per
+    event loop), then across processes (``flock`` on ``lock_path``, waited for in a thread).
+    One that waits longer than the busy timeout fails as SQLite itself would."""
+
+    def __init__(self, timeout: float, lock_path: Path | None) -> None:
+        self.timeout = timeout
+        self.lock_path = lock_path
+        self._fd: int | None = None
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def turn(self, *, first: bool = False) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = _Turns()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await turns.acquire(first=first)
+                try:
+                    fd = await self._lock_file(loop)
+                except BaseException:
+                    turns.release()
+                    raise
+        except TimeoutError:
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            turns.release()
+
+    async def _lock_file(self, loop: asyncio.AbstractEventLoop) -> int | None:
+        if self.lock_path is None or fcntl is None:
+            return None
+        if self._fd is None:
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._fd
+        waiting = loop.run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.shield(waiting)
+        except BaseException:
+            # Given up on (timeout, cancellation): the lock, once the thread gets it, goes back.
+            def give_back(done: asyncio.Future[None]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+            waiting.add_done_callback(give_back)
+            raise
+        return fd
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+_WRITE_GATES: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionary()
 
 
 class Database:
@@ -113,17 +245,30 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(
+        self, *, read_only: bool = False, first: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back when it raises.
 
         ``read_only``: the block must only read. On SQLite it then neither takes nor waits for
-        the write lock, so busy writers do not hold up what only shows data.
+        the write lock, so busy writers do not hold up what only shows data. ``first``: on
+        SQLite this writer goes ahead of the process's ordinary writers waiting for their turn.
         """
-        async with self._sessions() as session, session.begin():
-            if read_only and isinstance(self.bind, AsyncEngine):
-                await session.connection(execution_options={READ_ONLY: True})
+        gate = None if read_only or self.bind is not self.engine else (
+            _WRITE_GATES.get(self.engine.sync_engine)
+        )
+        if gate is None:
+            async with self._sessions() as session, session.begin():
+                if read_only and isinstance(self.bind, AsyncEngine):
+                    await session.connection(execution_options={READ_ONLY: True})
+                yield session
+            return
+        async with gate.turn(first=first), self._sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
         if isinstance(self.bind, AsyncEngine):
             await self.bind.dispose()
+            gate = _WRITE_GATES.get(self.engine.sync_engine)
+            if gate is not None:
+                gate.close()  # opened again should the engine be used again

@@ -13,7 +13,7 @@ from core.config import ReferralSettings
 from core.db import Database
 from core.errors import InvalidInput
 from core.events import Notice, record_event
-from core.jobs import advance, own_job
+from core.jobs import finish, own_job
 from core.models import Client, Order, User, Worker, Zone
 from core.orders import PAYMENT_METHODS, OrderView, job_progress, move, order_view
 from core.referrals import DEFAULT_REFERRALS
@@ -48,8 +48,10 @@ async def deliver_stop(
     db: Database, *, worker_id: int, order_id: int, bottles_delivered: int,
     empties_collected: int, payment_method: str | None, now: datetime,
     amount_received: int | None = None, referrals: ReferralSettings = DEFAULT_REFERRALS,
+    confirmation_required: bool = False,
 ) -> StopResult:
-    """The stop is delivered: full bottles left, empties taken, the client's balance moved."""
+    """The stop is delivered: full bottles left, empties taken, the client's balance moved.
+    Unless the company requires a manager's confirmation, the order closes with it."""
     _count("bottles", bottles_delivered)
     _count("empties", empties_collected)
     if payment_method is not None and payment_method not in PAYMENT_METHODS:
@@ -57,6 +59,10 @@ async def deliver_stop(
                            reason=", ".join(PAYMENT_METHODS))
     async with db.transaction() as tx:
         order = await own_job(tx, worker_id, order_id)
+        if order.workflow != WorkflowKind.DELIVERY:
+            # Items from the workshop are handed over without bottles (core.intake).
+            raise InvalidInput("invalid_value", field="workflow", value=order.workflow,
+                               reason=WorkflowKind.DELIVERY.value)
         client = await tx.get(Client, order.client_id, with_for_update=True)
         assert client is not None
         if payment_method is not None:
@@ -67,8 +73,8 @@ async def deliver_stop(
         )
         progress.amount_received = order.total if amount_received is None else amount_received
         client.bottles += bottles_delivered - empties_collected
-        await advance(tx, order, Status.DELIVERED, actor=f"worker:{worker_id}", now=now,
-                      referrals=referrals)
+        await finish(tx, order, Status.DELIVERED, actor=f"worker:{worker_id}", now=now,
+                     confirmation_required=confirmation_required, referrals=referrals)
         return StopResult(await order_view(tx, order), client.bottles)
 
 

@@ -28,6 +28,7 @@ from core.booking import book_visit
 from core.db import Database
 from core.errors import InvalidInput
 from core.geo import Point
+from core.jobs import SYSTEM
 from core.models import (
     Address,
     Channel,
@@ -368,13 +369,14 @@ class _Company:
 
 async def seed_demo(
     db: Database, *, tz: ZoneInfo, region: str, today: date, rules: SlotRules | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, confirmation_required: bool = False,
 ) -> bool:
     """Create the demo company; ``False`` (and nothing changed) when it is already there.
 
     ``now`` is the moment the demo's story has reached: orders before it are done, cancelled or
     under way, orders after it wait. It defaults to noon of ``today`` so that the demo depends
-    on ``today`` alone.
+    on ``today`` alone. ``confirmation_required`` is the company's setting: finished orders
+    then wait for a manager (most have been confirmed); otherwise they closed by themselves.
     """
     rules = rules or default_rules(tz)
     now = now or datetime.combine(today, time(12), tzinfo=tz)
@@ -387,7 +389,8 @@ async def seed_demo(
             if await _demo_exists(inner):
                 return False
             company = await _seed_company(inner, rng, region=region, today=today, now=now)
-            await _seed_orders(inner, rng, company, rules=rules, today=today, now=now)
+            await _seed_orders(inner, rng, company, rules=rules, today=today, now=now,
+                               confirmation_required=confirmation_required)
     except IntegrityError:
         # Another seed running at the same time got its zones in first.
         if await _demo_exists(db):
@@ -397,7 +400,7 @@ async def seed_demo(
 
 
 async def _demo_exists(db: Database) -> bool:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         found = await tx.scalar(select(Zone.id).where(Zone.code.in_(DEMO_ZONE_CODES)).limit(1))
         return found is not None
 
@@ -602,10 +605,11 @@ def _preferences(clients: Sequence[_ClientDraft], workers: Sequence[Worker]) -> 
 
 async def _seed_orders(
     db: Database, rng: random.Random, company: _Company, *, rules: SlotRules, today: date,
-    now: datetime,
+    now: datetime, confirmation_required: bool,
 ) -> None:
     operator = f"user:{company.users['operator']}"
-    manager = f"user:{company.users['manager']}"
+    # Without a manager's confirmation finished orders close by themselves.
+    manager = f"user:{company.users['manager']}" if confirmation_required else None
     specs = [spec for _, spec in company.services.values()]
     weights = [spec.weight for spec in specs]
     stamps: dict[int, tuple[datetime, datetime]] = {}
@@ -675,9 +679,10 @@ def _pick_client(
 
 async def _play(
     db: Database, rng: random.Random, order: OrderView, *, booked_at: datetime, now: datetime,
-    client: str, operator: str, manager: str,
+    client: str, operator: str, manager: str | None,
 ) -> datetime:
-    """Move a freshly booked order as far as its story has got by ``now``; the last move's time."""
+    """Move a freshly booked order as far as its story has got by ``now``; the last move's time.
+    Without a ``manager`` to confirm the work, a finished order closes at once by itself."""
     worker = f"worker:{order.worker_id}"
     start, end = order.starts_at, order.ends_at
     kind = WorkflowKind(order.workflow)
@@ -728,6 +733,9 @@ async def _play(
             await move(Status.PICKED_UP, worker, end)
         return moments[-1]
     closed_at = end + timedelta(minutes=rng.randint(20, 240))
-    if closed_at <= now and rng.random() < 0.85:
+    confirmed = closed_at <= now and rng.random() < 0.85  # drawn either way: the same demo
+    if manager is None:
+        await move(Status.CLOSED, SYSTEM, moments[-1])
+    elif confirmed:
         await move(Status.CLOSED, manager, closed_at)
     return moments[-1]

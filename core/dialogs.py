@@ -21,7 +21,7 @@ from core.models import DialogState
 
 async def read_dialog(db: Database, *, key: str) -> tuple[str | None, dict[str, Any]]:
     """The state name and data of a dialog; ``(None, {})`` when it never started."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         query = select(DialogState.state, DialogState.data).where(DialogState.key == key)
         row = (await tx.execute(query)).first()
     if row is None:

@@ -78,7 +78,7 @@ async def worker_earnings(
     week_start = today - timedelta(days=today.weekday())
     first = min(month_start, week_start)
     since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         worker = await tx.get(Worker, worker_id)
         if worker is None:
             raise NotFound("not_found", entity="worker", ref=worker_id)

@@ -1,5 +1,6 @@
-"""Taking items in (``pickup_delivery``): each item with its defects and photos, then the
-customer's consent in chat; production starts only after the customer agrees."""
+"""Items in the company's hands (``pickup_delivery``): taken in one by one with defects and
+photos, then the customer's consent in chat; production starts only after the customer agrees,
+and once the items are ready the courier brings them back and records the payment."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import ReferralSettings
 from core.db import Database
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import Notice, record_event
-from core.jobs import advance, own_job
+from core.jobs import Payment, advance, finish, own_job, record_payment
 from core.models import Client, IntakeItem, OrderPhoto
 from core.orders import OrderView, job_progress, load_order, order_view, worker_chat
-from core.workflows import Status, check_editable
+from core.referrals import DEFAULT_REFERRALS
+from core.workflows import Status, WorkflowKind, check_editable
 
 MAX_TEXT = 500
 
@@ -61,7 +64,7 @@ async def add_intake_item(
 
 
 async def intake_items(db: Database, *, order_id: int) -> tuple[ItemView, ...]:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         return await _items(tx, order_id)
 
 
@@ -130,4 +133,46 @@ async def give_consent(
         else:
             await record_event(tx, kind="order.consent_refused", order_id=order.id,
                                payload={"client_id": client.id}, notices=notices)
+        return await order_view(tx, order)
+
+
+async def finish_production(
+    db: Database, *, worker_id: int, order_id: int, now: datetime
+) -> OrderView:
+    """The items are cleaned or repaired: the order is ready and the customer hears it."""
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        await advance(tx, order, Status.READY, actor=f"worker:{worker_id}", now=now)
+        return await order_view(tx, order)
+
+
+async def take_out_for_delivery(
+    db: Database, *, worker_id: int, order_id: int, now: datetime
+) -> OrderView:
+    """The courier sets off with the ready items; the customer hears they are coming."""
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        await advance(tx, order, Status.OUT_FOR_DELIVERY, actor=f"worker:{worker_id}", now=now)
+        return await order_view(tx, order)
+
+
+async def deliver_items(
+    db: Database, *, worker_id: int, order_id: int, now: datetime,
+    payment_method: str | None = None, amount_received: int | None = None, tips: int = 0,
+    mileage_km: int = 0, referrals: ReferralSettings = DEFAULT_REFERRALS,
+    confirmation_required: bool = False,
+) -> OrderView:
+    """The items are back with the customer, paid as recorded; without a payment method the
+    workflow refuses. Unless the company requires a manager's confirmation, the order closes
+    with it."""
+    payment = Payment(payment_method, amount_received, tips, mileage_km)
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        if order.workflow != WorkflowKind.PICKUP_DELIVERY:
+            # A water stop is delivered with its bottles (core.deliveries.deliver_stop).
+            raise InvalidInput("invalid_value", field="workflow", value=order.workflow,
+                               reason=WorkflowKind.PICKUP_DELIVERY.value)
+        await record_payment(tx, order, payment)
+        await finish(tx, order, Status.DELIVERED, actor=f"worker:{worker_id}", now=now,
+                     confirmation_required=confirmation_required, referrals=referrals)
         return await order_view(tx, order)

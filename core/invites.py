@@ -115,7 +115,7 @@ async def redeem_invite(
 
 async def worker_for_telegram(db: Database, *, telegram_user_id: int) -> WorkerCard | None:
     """The active worker linked to this Telegram account, if any."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         worker = await tx.scalar(
             select(Worker).where(
                 Worker.telegram_user_id == telegram_user_id, Worker.active.is_(True)

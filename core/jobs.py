@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import ReferralSettings
@@ -18,7 +18,16 @@ from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import Notice, record_event
 from core.geo import Point
-from core.models import Address, Client, Order, OrderChange, Priority, Service, Worker
+from core.models import (
+    Address,
+    Client,
+    JobProgress,
+    Order,
+    OrderChange,
+    Priority,
+    Service,
+    Worker,
+)
 from core.orders import (
     PAYMENT_METHODS,
     OrderView,
@@ -31,9 +40,13 @@ from core.orders import (
 )
 from core.referrals import DEFAULT_REFERRALS, reward_referral
 from core.slots import SlotRules
-from core.workflows import GUARDS, OrderFacts, Status, workflow
+from core.workflows import GUARDS, OrderFacts, Status, closes_by_itself, workflow
 
+SYSTEM = "system"
+"""The actor of the changes nobody makes by hand, e.g. an order closing by itself."""
 WAITING_TOO_LONG = timedelta(hours=1)
+ITEMS_HELD = (Status.IN_PRODUCTION, Status.READY, Status.OUT_FOR_DELIVERY)
+"""A pickup's statuses from production to the customer's door: the worker still owes a step."""
 MAX_COMMENT = 1000
 MAX_AMOUNT = 10**9  # minor units: ten million in the currency, far above any one job
 
@@ -83,20 +96,25 @@ def _offered_at(order: Order) -> datetime | None:
 
 
 async def worker_jobs(
-    db: Database, *, worker_id: int, first: date, last: date, tz: ZoneInfo, now: datetime
+    db: Database, *, worker_id: int, first: date, last: date, tz: ZoneInfo, now: datetime,
+    items_held: bool = False,
 ) -> tuple[JobLine, ...]:
     """The worker's jobs from ``first`` to ``last``: express and long-waiting ones first,
-    then in time order; cancelled ones left out."""
+    then in time order; cancelled ones left out. ``items_held`` adds earlier pickups whose
+    items are still to be made ready or brought back (days may pass in the workshop)."""
     start, end = _local_range(first, last, tz)
-    async with db.transaction() as tx:
+    within = and_(Order.starts_at >= start, Order.starts_at < end)
+    if items_held:
+        held = and_(Order.starts_at < start, Order.status.in_([s.value for s in ITEMS_HELD]))
+        within = or_(within, held)
+    async with db.transaction(read_only=True) as tx:
         orders = list(
             await tx.scalars(
                 select(Order)
                 .where(
                     Order.worker_id == worker_id,
                     Order.status != Status.CANCELLED.value,
-                    Order.starts_at >= start,
-                    Order.starts_at < end,
+                    within,
                 )
                 .order_by(Order.starts_at, Order.id)
             )
@@ -143,7 +161,7 @@ async def job_card(
     db: Database, *, worker_id: int, order_id: int, confirmation_required: bool = False
 ) -> JobCard:
     """Everything the worker needs on site, and the actions the workflow allows now."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         order = await own_job(tx, worker_id, order_id, lock=False)
         return await _card(tx, order, confirmation_required)
 
@@ -153,7 +171,7 @@ async def _card(tx: AsyncSession, order: Order, confirmation_required: bool) -> 
     address = await tx.get(Address, order.address_id) if order.address_id else None
     known = await load_facts(tx, order, confirmation_required=confirmation_required)
     view = await order_view(tx, order)
-    progress = await job_progress(tx, order.id)
+    progress = await tx.get(JobProgress, order.id)  # none yet: nothing received, no tips
     pending = [
         change for change in await tx.scalars(
             select(OrderChange.id).where(
@@ -169,8 +187,8 @@ async def _card(tx: AsyncSession, order: Order, confirmation_required: bool) -> 
         services=tuple((line.names, line.quantity, line.amount) for line in view.lines),
         allowed=offered_actions(order.workflow, known),
         pending_extras=len(pending),
-        amount_received=progress.amount_received,
-        tips=progress.tips,
+        amount_received=progress.amount_received if progress else None,
+        tips=progress.tips if progress else 0,
     )
 
 
@@ -204,20 +222,38 @@ async def advance(
     tx: AsyncSession, order: Order, target: Status, *, actor: str, now: datetime,
     reason: str | None = None, confirmation_required: bool = False,
     notices: list[Notice] | None = None, referrals: ReferralSettings = DEFAULT_REFERRALS,
+    announce: bool = True,
 ) -> None:
     """Move a loaded order with its full facts and record the event (helper); finishing the
-    invited client's first order rewards the invitation."""
+    invited client's first order rewards the invitation. ``announce=False`` tells the
+    customer nothing about the new status (only ``notices``)."""
     known = await load_facts(tx, order, confirmation_required=confirmation_required)
     source = order.status
     move(order, target, actor=actor, now=now, reason=reason, known=known)
     await tx.flush()
+    told = await status_notices(tx, order) if announce else []
     await record_event(
         tx, kind="order.status_changed", order_id=order.id,
         payload={"from": source, "to": order.status, "actor": actor, "reason": reason or ""},
-        notices=[*_unless_told(await status_notices(tx, order), notices or []),
-                 *(notices or [])],
+        notices=[*_unless_told(told, notices or []), *(notices or [])],
     )
     await reward_referral(tx, order, now=now, referrals=referrals)
+
+
+async def finish(
+    tx: AsyncSession, order: Order, target: Status, *, actor: str, now: datetime,
+    confirmation_required: bool, referrals: ReferralSettings = DEFAULT_REFERRALS,
+) -> None:
+    """The worker's last step, completed or delivered (helper). Where the company does not
+    require a manager's confirmation the order closes at once, by the system: the customer
+    hears only of the finished work, and the invitation is rewarded once, on finishing."""
+    await advance(tx, order, target, actor=actor, now=now,
+                  confirmation_required=confirmation_required, referrals=referrals)
+    known = await load_facts(tx, order, confirmation_required=confirmation_required)
+    if closes_by_itself(order.workflow, known):
+        await advance(tx, order, Status.CLOSED, actor=SYSTEM, now=now,
+                      confirmation_required=confirmation_required, referrals=referrals,
+                      announce=False)
 
 
 def _unless_told(status: list[Notice], others: list[Notice]) -> list[Notice]:
@@ -318,26 +354,50 @@ def _check_money(field: str, value: int | None) -> None:
         raise InvalidInput("invalid_value", field=field, value=value, reason="0 or more")
 
 
+@dataclass(frozen=True)
+class Payment:
+    """How a finished job was paid, as the worker records it; ``method`` may still be missing
+    (the workflow then refuses and the worker is asked)."""
+
+    method: str | None = None
+    amount_received: int | None = None
+    """``None``: the order's total."""
+    tips: int = 0
+    mileage_km: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method is not None and self.method not in PAYMENT_METHODS:
+            raise InvalidInput("invalid_value", field="payment_method", value=self.method,
+                               reason=", ".join(PAYMENT_METHODS))
+        for field, value in (("amount", self.amount_received), ("tips", self.tips),
+                             ("mileage", self.mileage_km)):
+            _check_money(field, value)
+
+
+async def record_payment(tx: AsyncSession, order: Order, payment: Payment) -> None:
+    """Write how the job was paid onto the order and its progress (helper)."""
+    if payment.method is not None:
+        order.payment_method = payment.method
+    progress = await job_progress(tx, order.id)
+    amount = payment.amount_received
+    progress.amount_received = order.total if amount is None else amount
+    progress.tips, progress.mileage_km = payment.tips, payment.mileage_km
+
+
 async def complete_job(
     db: Database, *, worker_id: int, order_id: int, now: datetime,
     payment_method: str | None = None, amount_received: int | None = None, tips: int = 0,
     mileage_km: int = 0, referrals: ReferralSettings = DEFAULT_REFERRALS,
+    confirmation_required: bool = False,
 ) -> OrderView:
-    """Finish the job with how it was paid; without a payment method the workflow refuses."""
-    if payment_method is not None and payment_method not in PAYMENT_METHODS:
-        raise InvalidInput("invalid_value", field="payment_method", value=payment_method,
-                           reason=", ".join(PAYMENT_METHODS))
-    for field, value in (("amount", amount_received), ("tips", tips), ("mileage", mileage_km)):
-        _check_money(field, value)
+    """Finish the job with how it was paid; without a payment method the workflow refuses.
+    Unless the company requires a manager's confirmation, the order closes with it."""
+    payment = Payment(payment_method, amount_received, tips, mileage_km)
     async with db.transaction() as tx:
         order = await own_job(tx, worker_id, order_id)
-        if payment_method is not None:
-            order.payment_method = payment_method
-        progress = await job_progress(tx, order.id)
-        progress.amount_received = order.total if amount_received is None else amount_received
-        progress.tips, progress.mileage_km = tips, mileage_km
-        await advance(tx, order, Status.COMPLETED, actor=f"worker:{worker_id}", now=now,
-                      referrals=referrals)
+        await record_payment(tx, order, payment)
+        await finish(tx, order, Status.COMPLETED, actor=f"worker:{worker_id}", now=now,
+                     confirmation_required=confirmation_required, referrals=referrals)
         return await order_view(tx, order)
 
 

@@ -63,6 +63,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "зміна має закінчуватися пізніше, ніж починається: {value}",
         "ru": "смена должна заканчиваться позже, чем начинается: {value}",
     },
+    "zone_not_allowed": {
+        "en": "you do not work in the zone “{zone}”; ask your manager to add it",
+        "uk": "ви не працюєте в зоні «{zone}»; попросіть менеджера її додати",
+        "ru": "вы не работаете в зоне «{zone}»; попросите менеджера её добавить",
+    },
     "slot_taken": {
         "en": "the time {start} has just been taken",
         "uk": "час {start} щойно зайняли",
@@ -517,9 +522,33 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "заказ №{number} уже оценён, спасибо",
     },
     "notice.rate_order": {
-        "en": "Order №{number} is completed. How did we do? Rate the work from 1 to 5.",
-        "uk": "Замовлення №{number} виконане. Як ми впоралися? Оцініть роботу від 1 до 5.",
-        "ru": "Заказ №{number} выполнен. Как мы справились? Оцените работу от 1 до 5.",
+        "en": "Order №{number} is completed. Total: {total}. "
+        "How did we do? Rate the work from 1 to 5.",
+        "uk": "Замовлення №{number} виконане. Сума: {total}. "
+        "Як ми впоралися? Оцініть роботу від 1 до 5.",
+        "ru": "Заказ №{number} выполнен. Сумма: {total}. "
+        "Как мы справились? Оцените работу от 1 до 5.",
+    },
+    # --- pickup and delivery: the items after production ---
+    "notice.items_ready": {
+        "en": "Order №{number}: your items are ready. "
+        "We will let you know when the courier sets off with them.",
+        "uk": "Замовлення №{number}: ваші речі готові. "
+        "Ми повідомимо, коли кур'єр вирушить із ними до вас.",
+        "ru": "Заказ №{number}: ваши вещи готовы. Мы сообщим, когда курьер выедет с ними к вам.",
+    },
+    "notice.items_on_the_way": {
+        "en": "Order №{number}: the courier is on the way with your items.",
+        "uk": "Замовлення №{number}: кур'єр уже везе ваші речі.",
+        "ru": "Заказ №{number}: курьер уже везёт ваши вещи.",
+    },
+    "notice.items_delivered": {
+        "en": "Order №{number}: your items are delivered. Total: {total}. "
+        "How did we do? Rate the work from 1 to 5.",
+        "uk": "Замовлення №{number}: ваші речі доставлено. Сума: {total}. "
+        "Як ми впоралися? Оцініть роботу від 1 до 5.",
+        "ru": "Заказ №{number}: ваши вещи доставлены. Сумма: {total}. "
+        "Как мы справились? Оцените работу от 1 до 5.",
     },
     "notice.order_rescheduled": {
         "en": "Order №{number} is moved: {service}, {when}.",

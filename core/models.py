@@ -828,3 +828,19 @@ class OutboxSent(Base):
         ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
     )
     message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutboxPace(Base):
+    """A chat's sending budget as a token bucket: ``tokens`` messages it could take at ``at``,
+    refilled at the per-chat rate up to the burst; ``ready_at`` is when it holds one again.
+
+    Telegram lets about one message a second into a chat and lets short bursts pass; the bucket
+    is kept by every sender alike, so several senders together keep to it too."""
+
+    __tablename__ = "outbox_pace"
+
+    bot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]
+    ready_at: Mapped[datetime]

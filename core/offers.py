@@ -114,7 +114,7 @@ async def offer_states(
     db: Database, *, worker_id: int, order_ids: Sequence[int]
 ) -> list[OfferState]:
     """The state of each of these offers for this worker, in the order asked."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         return await _states(tx, worker_id, order_ids)
 
 

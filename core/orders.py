@@ -32,7 +32,14 @@ from core.models import (
     Worker,
 )
 from core.referrals import DEFAULT_REFERRALS, reward_referral
-from core.workflows import OrderFacts, Status, check_editable, check_transition, status_label
+from core.workflows import (
+    OrderFacts,
+    Status,
+    WorkflowKind,
+    check_editable,
+    check_transition,
+    status_label,
+)
 
 PAYMENT_METHODS = ("cash", "card_to_worker", "terminal", "online", "bank_transfer")
 
@@ -208,23 +215,34 @@ def move(
     order.status = transition.target.value
 
 
+STATUS_TEMPLATES: dict[tuple[str, str], str] = {
+    # A finished visit or items brought back ask the customer to rate the work (the bot adds
+    # the star buttons).
+    (WorkflowKind.VISIT, Status.COMPLETED): "notice.rate_order",
+    (WorkflowKind.PICKUP_DELIVERY, Status.DELIVERED): "notice.items_delivered",
+    (WorkflowKind.PICKUP_DELIVERY, Status.READY): "notice.items_ready",
+    (WorkflowKind.PICKUP_DELIVERY, Status.OUT_FOR_DELIVERY): "notice.items_on_the_way",
+}
+"""Statuses the customer hears of in words of their own; any other is "Order №…: status"."""
+
+
 async def status_notices(tx: AsyncSession, order: Order) -> list[Notice]:
     """Who hears about a status change: the client, in their language, if they use the bot."""
     client = await tx.get(Client, order.client_id)
     notices = []
     if client is not None and client.telegram_user_id is not None:
-        # A finished visit asks the customer to rate it (the bot adds the star buttons).
-        finished = order.status == Status.COMPLETED
+        key = (order.workflow, order.status)
         notices.append(
             Notice(
                 "customer",
                 client.telegram_user_id,
                 client.language,
-                "notice.rate_order" if finished else "notice.order_status",
+                STATUS_TEMPLATES.get(key, "notice.order_status"),
                 {
                     "number": order.number,
                     "order_id": order.id,
                     "status": per_language(partial(status_label, order.status)),
+                    "total": per_language(partial(amount_text, order.total)),
                 },
             )
         )
@@ -243,7 +261,7 @@ async def load_order(tx: AsyncSession, order_id: int, *, for_update: bool = Fals
 
 
 async def get_order(db: Database, *, order_id: int) -> OrderView:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         return await order_view(tx, await load_order(tx, order_id))
 
 
@@ -333,7 +351,7 @@ async def client_orders(
     db: Database, *, client_id: int, now: datetime, limit: int = 10
 ) -> ClientOrders:
     """Upcoming orders soonest first, and the latest past ones, ``limit`` of each at most."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         upcoming_rows = await tx.scalars(
             select(Order)
             .where(

@@ -6,10 +6,12 @@ used up, or refused for good) or ``unreachable`` (the person blocked the bot). A
 mid-drain leaves its rows ``sending``; once the lease runs out another sender takes them again,
 so every message is sent at least once.
 
-Rows of one chat go out in order and not faster than the per-chat limit, across all senders:
-only the head of a chat's queue is claimable, and only once the chat's last message is older
-than the per-chat interval. On PostgreSQL senders claim with ``FOR UPDATE SKIP LOCKED`` and never
-take one row twice; on SQLite the claiming transaction holds the write lock.
+Rows of one chat go out in order and within the per-chat limit, across all senders: only the
+head of a chat's queue is claimable, only while nothing earlier of that chat is on its way, and
+only when the chat's token bucket (``outbox_pace``: a burst of ``per_chat_burst`` messages, then
+one per interval, as Telegram lets short bursts pass) holds a message; each message Telegram
+accepts takes one. On PostgreSQL senders claim with ``FOR UPDATE SKIP LOCKED`` and never take
+one row twice; on SQLite the claiming transaction holds the write lock.
 
 Urgent rows (job offers) are claimed before ordinary ones. When a claimed head is of a joinable
 template, the rows right behind it in its chat that are due and of the same template are claimed
@@ -23,13 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import Select, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.db import Database
 from core.messages import render
-from core.models import OutboxMessage, OutboxSent, UnreachableChat
+from core.models import OutboxMessage, OutboxPace, OutboxSent, UnreachableChat
 
 PENDING = "pending"
 SENDING = "sending"
@@ -87,6 +89,9 @@ class DeliveryRules:
     max_joined_text: int = 3000
     """...up to this many rows and this much text (in the row's language) together."""
     joined_separator: str = "\n\n"
+    per_chat_burst: int = 1
+    """Messages one chat may get at once before the interval paces it (Telegram: short bursts
+    pass, then about one a second)."""
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential: 1 s, 2 s, 4 s ... up to ``max_backoff``."""
@@ -114,7 +119,7 @@ async def claim_messages(
     more urgent ones, each with the rows joined to it, for one lease."""
     if limit + extra_urgent <= 0 or not bots:
         return []
-    async with db.transaction() as tx:
+    async with db.transaction(first=True) as tx:
         await _end_blocked(tx, bots)
         heads = _due_heads(db, bots, now, rules)
         if extra_urgent and rules.urgent:
@@ -159,16 +164,17 @@ def _due_heads(
         earlier.bot == row.bot,
         earlier.chat_id == row.chat_id,
         earlier.id < row.id,
-        or_(
-            earlier.state.in_((PENDING, SENDING)),
-            and_(earlier.state == SENT, earlier.sent_at > now - rules.per_chat_interval),
-        ),
+        earlier.state.in_((PENDING, SENDING)),
+    )
+    spent = exists().where(
+        OutboxPace.bot == row.bot, OutboxPace.chat_id == row.chat_id, OutboxPace.ready_at > now
     )
     query = select(row).where(
         row.state.in_((PENDING, SENDING)),
         row.bot.in_(bots),
         row.next_attempt_at <= now,
         ~ahead,
+        ~spent,
     )
     if rules.urgent:
         query = query.order_by(case((row.template.in_(rules.urgent), 0), else_=1))
@@ -233,25 +239,75 @@ def _text_size(message: OutboxMessage) -> int:
     return len(render(message.template, message.language, **message.params))
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A message Telegram accepted: the rows it carried, its message id, when."""
+
+    message_ids: tuple[int, ...]
+    at: datetime
+    telegram_message_id: int | None = None
+
+
 async def mark_sent(
     db: Database, *, message_ids: Sequence[int], now: datetime,
-    telegram_message_id: int | None = None,
+    rules: DeliveryRules, telegram_message_id: int | None = None,
 ) -> None:
-    """Telegram accepted the message (joined rows: the one message that carried them all)."""
-    async with db.transaction() as tx:
-        await tx.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(message_ids))
-            .values(state=SENT, sent_at=now, attempts=OutboxMessage.attempts + 1, last_error="")
-            .execution_options(synchronize_session=False)
-        )
-        if telegram_message_id is not None:
-            # A row sent twice (at least once) keeps the message it went out in first.
-            known = set(await tx.scalars(
-                select(OutboxSent.outbox_id).where(OutboxSent.outbox_id.in_(message_ids))
-            ))
-            tx.add_all(OutboxSent(outbox_id=row_id, message_id=telegram_message_id)
-                       for row_id in message_ids if row_id not in known)
+    """Telegram accepted the message (joined rows: the one message that carried them all); it
+    is taken from its chat's bucket."""
+    await mark_all_sent(
+        db, [Accepted(tuple(message_ids), now, telegram_message_id)], rules=rules
+    )
+
+
+async def mark_all_sent(
+    db: Database, accepted: Sequence[Accepted], *, rules: DeliveryRules
+) -> None:
+    """Several accepted messages recorded in one transaction (one turn at SQLite's lock)."""
+    if not accepted:
+        return
+    async with db.transaction(first=True) as tx:
+        for message in accepted:
+            await _sent(tx, message, rules)
+
+
+async def _sent(tx: AsyncSession, message: Accepted, rules: DeliveryRules) -> None:
+    ids = message.message_ids
+    chats = (await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(state=SENT, sent_at=message.at, attempts=OutboxMessage.attempts + 1,
+                last_error="")
+        .returning(OutboxMessage.bot, OutboxMessage.chat_id)
+        .execution_options(synchronize_session=False)
+    )).all()
+    if chats:
+        await _take_from_bucket(tx, chats[0].bot, chats[0].chat_id, message.at, rules)
+    if message.telegram_message_id is not None:
+        # A row sent twice (at least once) keeps the message it went out in first.
+        known = set(await tx.scalars(
+            select(OutboxSent.outbox_id).where(OutboxSent.outbox_id.in_(ids))
+        ))
+        tx.add_all(OutboxSent(outbox_id=row_id, message_id=message.telegram_message_id)
+                   for row_id in ids if row_id not in known)
+
+
+async def _take_from_bucket(
+    tx: AsyncSession, bot: str, chat_id: int, now: datetime, rules: DeliveryRules
+) -> None:
+    """One message out of the chat's bucket, refilled since its last one; marks when the chat
+    may get the next. Only one message of a chat is on its way at a time, so nobody else
+    changes this row meanwhile."""
+    burst = max(1, rules.per_chat_burst)
+    interval = rules.per_chat_interval.total_seconds()
+    pace = await tx.get(OutboxPace, (bot, chat_id))
+    if pace is None:
+        pace = OutboxPace(bot=bot, chat_id=chat_id, tokens=float(burst), at=now, ready_at=now)
+        tx.add(pace)
+    refilled = pace.tokens + max(0.0, (now - pace.at).total_seconds()) / interval
+    tokens = min(float(burst), refilled) - 1.0
+    pace.tokens = tokens
+    pace.at = now
+    pace.ready_at = now + timedelta(seconds=max(0.0, 1.0 - tokens) * interval)
 
 
 @dataclass(frozen=True)
@@ -267,7 +323,7 @@ async def sent_message(
 ) -> SentMessage | None:
     """The latest message to this chat that carried a row of ``templates`` about the order."""
     row = OutboxMessage
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         message_id = await tx.scalar(
             select(OutboxSent.message_id)
             .join(row, row.id == OutboxSent.outbox_id)

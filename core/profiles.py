@@ -13,7 +13,7 @@ from core.models import Client
 
 async def client_for_telegram(db: Database, *, telegram_user_id: int) -> ClientCard | None:
     """The client linked to this Telegram account, if any."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         client = await tx.scalar(select(Client).where(Client.telegram_user_id == telegram_user_id))
         return _card(client) if client is not None else None
 

@@ -120,7 +120,7 @@ async def _add_points(
 
 
 async def referral_stats(db: Database, *, client_id: int) -> ReferralStats:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         invited = await tx.scalar(
             select(func.count()).select_from(Referral).where(Referral.referrer_id == client_id)
         )

@@ -889,7 +889,7 @@ async def plan_day(
     reason. :func:`core.dispatch.apply_plan` carries it out.
     """
     midnight = epoch_minutes(datetime.combine(day, datetime.min.time(), tzinfo=rules.tz))
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         orders, states, shifts, blocked = await load_day(tx, day, rules.tz, midnight)
     now_minute = -(-int(now.timestamp()) // 60) - midnight
     build, movable = plan_problem(orders, shifts, blocked, zone_id=zone_id, options=options,

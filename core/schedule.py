@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from core.db import Database
-from core.models import ShiftException, ShiftPattern
+from core.models import ShiftException, ShiftPattern, Zone
 from core.shifts import ShiftInfo
 
 
@@ -18,10 +18,12 @@ class ScheduleView:
     """Patterns still valid from ``today``, by weekday and hour."""
     exceptions: tuple[ShiftInfo, ...]
     """Days off and extra hours from ``today`` on."""
+    zone_names: dict[int, str]
+    """Names of the zones the shifts above are tied to."""
 
 
 async def worker_schedule(db: Database, *, worker_id: int, today: date) -> ScheduleView:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         patterns = await tx.scalars(
             select(ShiftPattern)
             .where(
@@ -43,4 +45,7 @@ async def worker_schedule(db: Database, *, worker_id: int, today: date) -> Sched
             ShiftInfo(e.id, worker_id, e.zone_id, None, e.day, e.starts, e.ends, e.kind.value)
             for e in exceptions
         )
-    return ScheduleView(weekly, days)
+        zone_ids = {shift.zone_id for shift in (*weekly, *days) if shift.zone_id is not None}
+        names = await tx.execute(select(Zone.id, Zone.name).where(Zone.id.in_(zone_ids)))
+        zone_names = {zone_id: name for zone_id, name in names}
+    return ScheduleView(weekly, days, zone_names)

@@ -1,7 +1,9 @@
 """Workers' shifts: a weekly pattern per zone plus dated exceptions (a day off, extra hours).
 
 Times in patterns and exceptions are wall-clock times in the company's zone; the working
-intervals computed from them are UTC epoch minutes, ready for slot arithmetic.
+intervals computed from them are UTC epoch minutes, ready for slot arithmetic. A working
+interval is tied to one of the zones the manager allows the worker (``worker_zones``), or
+(no zone) to any of them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.messages import WEEKDAYS, per_language
-from core.models import ShiftException, ShiftExceptionKind, ShiftPattern, Worker
+from core.models import ShiftException, ShiftExceptionKind, ShiftPattern, Worker, WorkerZone, Zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,14 @@ class WorkInterval:
     start: int
     end: int
     zone_id: int | None
+
+
+@dataclass(frozen=True)
+class WorkZone:
+    """A zone the worker may work in, as the worker sees it."""
+
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,34 @@ async def _require_worker(tx: AsyncSession, worker_id: int) -> None:
         raise NotFound("not_found", entity="worker", ref=worker_id)
 
 
+async def _allowed_zones(tx: AsyncSession, worker_id: int) -> list[WorkZone]:
+    rows = await tx.execute(
+        select(Zone.id, Zone.name)
+        .join(WorkerZone, WorkerZone.zone_id == Zone.id)
+        .where(WorkerZone.worker_id == worker_id)
+        .order_by(Zone.name, Zone.id)
+    )
+    return [WorkZone(zone_id, name) for zone_id, name in rows]
+
+
+async def _require_allowed_zone(tx: AsyncSession, worker_id: int, zone_id: int | None) -> None:
+    """A working interval goes only into a zone the manager allows the worker (helper)."""
+    if zone_id is None:
+        return
+    zone = await tx.get(Zone, zone_id)
+    if zone is None:
+        raise NotFound("not_found", entity="zone", ref=zone_id)
+    if zone_id not in {allowed.id for allowed in await _allowed_zones(tx, worker_id)}:
+        raise Forbidden("zone_not_allowed", zone=zone.name)
+
+
+async def worker_zones(db: Database, *, worker_id: int) -> tuple[WorkZone, ...]:
+    """The zones the manager allows the worker, by name."""
+    async with db.transaction(read_only=True) as tx:
+        await _require_worker(tx, worker_id)
+        return tuple(await _allowed_zones(tx, worker_id))
+
+
 async def add_shift_pattern(
     db: Database,
     *,
@@ -170,7 +208,8 @@ async def add_shift_pattern(
     valid_until: date | None = None,
     zone_id: int | None = None,
 ) -> ShiftInfo:
-    """Add a weekly working interval; an overlap with the worker's other shifts is refused."""
+    """Add a weekly working interval in one of the worker's zones (``None``: any of them);
+    an overlap with the worker's other shifts and a zone not allowed are refused."""
     if not 0 <= weekday <= 6:
         raise InvalidInput(
             "invalid_value", field="weekday", value=weekday, reason="0 (Mon)–6 (Sun)"
@@ -178,6 +217,7 @@ async def add_shift_pattern(
     _check_times(starts, ends)
     async with db.transaction() as tx:
         await _require_worker(tx, worker_id)
+        await _require_allowed_zone(tx, worker_id, zone_id)
         existing = await tx.scalars(
             select(ShiftPattern)
             .where(
@@ -239,7 +279,8 @@ async def add_shift_exception(
 ) -> ShiftInfo:
     """Record a day off (whole day when no hours) or extra hours on one date.
 
-    Extra hours that overlap the worker's pattern or other extra hours that day are refused.
+    Extra hours that overlap the worker's pattern or other extra hours that day are refused,
+    and so is a zone the manager does not allow the worker.
     """
     _check_times(starts, ends)
     if kind is ShiftExceptionKind.EXTRA and starts is None:
@@ -248,6 +289,7 @@ async def add_shift_exception(
         )
     async with db.transaction() as tx:
         await _require_worker(tx, worker_id)
+        await _require_allowed_zone(tx, worker_id, zone_id)
         if kind is ShiftExceptionKind.EXTRA:
             assert starts is not None and ends is not None
             await _refuse_extra_overlap(tx, worker_id, day, starts, ends)

@@ -468,7 +468,7 @@ async def find_slots(
 ) -> list[Slot]:
     """Free starts for a service at a place from ``first`` to ``last`` (local dates, inclusive)."""
     _check_range(first, last, rules)
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         spec, service = await load_job_spec(tx, service_id, quantity)
         place, _ = await resolve_place(tx, point=point, address_id=address_id)
         zone_ids = sold_zones(service, place)

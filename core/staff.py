@@ -244,7 +244,7 @@ async def _verify(password_hash: str, password: str) -> bool:
 
 
 async def get_user(db: Database, *, user_id: int) -> StaffUser:
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         user = await tx.get(User, user_id)
         if user is None:
             raise NotFound("not_found", entity="user", ref=user_id)
@@ -284,7 +284,7 @@ async def users_with_extension(db: Database, *, extension: str) -> tuple[int, ..
 
 async def users_without_password(db: Database) -> tuple[str, ...]:
     """Logins that cannot log in yet (the demo's users before they get a password)."""
-    async with db.transaction() as tx:
+    async with db.transaction(read_only=True) as tx:
         logins = await tx.scalars(
             select(User.login).where(User.password_hash.is_(None)).order_by(User.id)
         )

@@ -36,8 +36,9 @@ Shared by all three:
   not touched anything yet, and "the customer is not at home" must have an exit. Once work has
   started (``in_progress``, ``picked_up``, ``delivered`` …) an order is not cancelled: a visit
   is completed, items are returned.
-* ``completed``/``delivered``/``returned`` wait for ``closed``; closing needs a manager's
-  confirmation when the company requires one.
+* ``completed``/``delivered``/``returned`` lead to ``closed``. Where the company requires a
+  manager's confirmation, the order waits for it; where it does not, the order closes by
+  itself in the same step (:func:`closes_by_itself`).
 * Order details (lines, time, address, comments) can be edited while nobody is on the way:
   ``new``, ``confirmed``, ``assigned``, ``accepted``. A pickup-and-delivery order also stays
   editable in ``picked_up`` and ``inspected``, because the lines are corrected to the items
@@ -463,6 +464,14 @@ def allowed_targets(kind: WorkflowKind | str, facts: OrderFacts) -> tuple[Status
         for t in wf.outgoing(facts.status)
         if _failed_guard(t, facts, None, skip=INPUT_GUARDS) is None
     )
+
+
+def closes_by_itself(kind: WorkflowKind | str, facts: OrderFacts) -> bool:
+    """Whether the order, as it stands, closes at once without anyone's action: closing is
+    the workflow's next step and nobody has to confirm it (the company does not require a
+    manager's confirmation, or a manager has confirmed already)."""
+    found = workflow(kind).transition(facts.status, _S.CLOSED)
+    return found is not None and _failed_guard(found, facts, None) is None
 
 
 def check_editable(kind: WorkflowKind | str, status: Status | str) -> None:

@@ -181,6 +181,7 @@ async def cmd_seed_demo(config: Config, args: argparse.Namespace) -> int:
             tz=config.company.tz,
             region=config.company.phone_region,
             today=datetime.now(config.company.tz).date(),
+            confirmation_required=config.workers.manager_confirmation_required,
         )
         print("demo company created" if created else "demo company already there; nothing changed")
         await _demo_passwords(db, config)

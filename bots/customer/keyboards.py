@@ -166,9 +166,13 @@ def languages_keyboard() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+RATED_NOTICES = ("notice.rate_order", "notice.items_delivered")
+"""Notices of finished work, which the customer rates with the stars under them."""
+
+
 def notice_markup(message: OutgoingMessage) -> InlineKeyboardMarkup | None:
     """Buttons the outbox sender puts under a notice: stars under "rate your order"."""
-    if message.bot == "customer" and message.template == "notice.rate_order":
+    if message.bot == "customer" and message.template in RATED_NOTICES:
         order_id = message.params.get("order_id")
         if isinstance(order_id, int):
             return stars_keyboard(order_id)

@@ -1,5 +1,6 @@
-"""Doing the job: on the way, start, pause with a reason, resume, complete with the payment,
-and the worker's own comment."""
+"""Doing the job: on the way, start, pause with a reason, resume, complete with the payment
+(or, for items from the workshop, hand them over with the payment), and the worker's own
+comment."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from core.clock import Clock
 from core.config import Config
 from core.db import Database
 from core.errors import TransitionRefused
+from core.intake import deliver_items
 from core.invites import WorkerCard
 from core.jobs import (
     MAX_COMMENT,
@@ -31,7 +33,9 @@ from core.jobs import (
     set_worker_comment,
     start_job,
 )
+from core.orders import OrderView
 from core.slots import SlotRules
+from core.workflows import Status, WorkflowKind
 
 router = Router(name="worker-actions")
 MAX_TEXT = 500
@@ -102,17 +106,40 @@ async def pause_with_reason(
     await show_card(message, db, config, worker, order_id, lang)
 
 
-@router.callback_query(JobCb.filter(F.act == "complete"))
-async def try_complete(
-    callback: CallbackQuery, callback_data: JobCb, state: FSMContext, db: Database,
-    config: Config, clock: Clock, worker: WorkerCard, lang: str,
+FINISHING = {"complete": Status.COMPLETED, "hand_over": Status.DELIVERED}
+"""The job's last step with the payment, and the status it leads to."""
+
+
+def _finishing(workflow: str) -> str:
+    return "hand_over" if workflow == WorkflowKind.PICKUP_DELIVERY else "complete"
+
+
+async def _finish_job(
+    db: Database, config: Config, clock: Clock, worker: WorkerCard, act: str, order_id: int,
+    **payment: Any,
+) -> OrderView:
+    finish = complete_job if act == "complete" else deliver_items
+    return await finish(
+        db, worker_id=worker.id, order_id=order_id, now=clock.now(), referrals=config.referrals,
+        confirmation_required=config.workers.manager_confirmation_required, **payment,
+    )
+
+
+def _done(act: str) -> str:
+    return _("worker.complete.done") if act == "complete" else _("worker.hand_over.done")
+
+
+@router.callback_query(JobCb.filter(F.act.in_(FINISHING)))
+async def try_finish(
+    callback: CallbackQuery, callback_data: JobCb, db: Database, config: Config, clock: Clock,
+    worker: WorkerCard, lang: str,
 ) -> None:
-    """Complete as it stands; core says what is missing (the payment), which is asked next."""
+    """Finish as it stands; core says what is missing (the payment), which is asked next."""
     await callback.answer()
     message = _message(callback)
     try:
-        await complete_job(db, worker_id=worker.id, order_id=callback_data.order,
-                           now=clock.now(), referrals=config.referrals)
+        order = await _finish_job(db, config, clock, worker, callback_data.act,
+                                  callback_data.order)
     except TransitionRefused as refused:
         if refused.key != "workflow.payment_not_recorded":
             raise
@@ -121,7 +148,8 @@ async def try_complete(
                                  reply_markup=payment_keyboard(callback_data.order))
         return
     if message is not None:
-        await message.answer(_("worker.complete.done"))
+        await show_card(message, db, config, worker, order.id, lang,
+                        note=_done(callback_data.act))
 
 
 @router.callback_query(PayCb.filter())
@@ -129,12 +157,18 @@ async def payment_chosen(
     callback: CallbackQuery, callback_data: PayCb, state: FSMContext, db: Database,
     config: Config, worker: WorkerCard, lang: str,
 ) -> None:
+    card = await job_card(db, worker_id=worker.id, order_id=callback_data.order,
+                          confirmation_required=config.workers.manager_confirmation_required)
+    act = _finishing(card.order.workflow)
+    if FINISHING[act] not in card.allowed:
+        # A payment button under a job already finished, or not yet ready to finish.
+        await callback.answer(_("worker.stale"), show_alert=True)
+        return
     await callback.answer()
     await state.set_state(Complete.amount)
-    await state.set_data({"order_id": callback_data.order, "method": callback_data.method})
-    message = _message(callback)
-    if message is not None:
-        card = await job_card(db, worker_id=worker.id, order_id=callback_data.order)
+    await state.set_data({"order_id": callback_data.order, "method": callback_data.method,
+                          "act": act})
+    if (message := _message(callback)) is not None:
         total = money(card.order.total, config.company.currency, lang)
         await message.answer(_("worker.pay.ask_amount").format(total=total),
                              reply_markup=step_button(_("worker.pay.full"), "full_amount"))
@@ -157,14 +191,13 @@ async def _finish(
     worker: WorkerCard, lang: str, mileage: int,
 ) -> None:
     data = await state.get_data()
-    order = await complete_job(
-        db, worker_id=worker.id, order_id=data["order_id"], now=clock.now(),
-        payment_method=data["method"], amount_received=data.get("amount"),
-        tips=data.get("tips") or 0, mileage_km=mileage, referrals=config.referrals,
+    act = data.get("act", "complete")
+    order = await _finish_job(
+        db, config, clock, worker, act, data["order_id"], payment_method=data["method"],
+        amount_received=data.get("amount"), tips=data.get("tips") or 0, mileage_km=mileage,
     )
     await state.clear()
-    await show_card(message, db, config, worker, order.id, lang,
-                    note=_("worker.complete.done"))
+    await show_card(message, db, config, worker, order.id, lang, note=_done(act))
 
 
 @router.message(Complete.amount, F.text)

@@ -12,7 +12,7 @@ from core.config import Config
 from core.db import Database
 from core.invites import WorkerCard
 from core.jobs import JobCard, job_card
-from core.workflows import Status
+from core.workflows import Status, WorkflowKind
 
 ON_SITE = (Status.IN_PROGRESS, Status.PAUSED)
 
@@ -45,6 +45,12 @@ def card_keyboard(card: JobCard) -> InlineKeyboardMarkup:
             act(_("worker.act.pick"), "pick")
         elif target == Status.INSPECTED:
             act(_("worker.act.inspect"), "inspect")
+        elif target == Status.READY:
+            act(_("worker.act.ready"), "ready")
+        elif target == Status.OUT_FOR_DELIVERY:
+            act(_("worker.act.dispatch"), "dispatch")
+        elif target == Status.DELIVERED and order.workflow == WorkflowKind.PICKUP_DELIVERY:
+            act(_("worker.act.hand_over"), "hand_over")
         elif target == Status.DELIVERED:
             act(_("worker.act.deliver"), "deliver")
     if status == Status.PICKED_UP:

@@ -32,8 +32,9 @@ async def show_day(
     day: date, lang: str,
 ) -> None:
     tz = config.company.tz
+    today = clock.now().astimezone(tz).date()
     jobs = await worker_jobs(db, worker_id=worker.id, first=day, last=day, tz=tz,
-                             now=clock.now())
+                             now=clock.now(), items_held=day == today)
     title = _("worker.day.title").format(day=f"{day:%d.%m.%Y}")
     if not jobs:
         await message.answer(f"{title}\n{_('worker.day.none')}", reply_markup=home_button())
@@ -43,7 +44,7 @@ async def show_day(
         builder.button(text=f"№{job.number} {job.starts_at.astimezone(tz):%H:%M}",
                        callback_data=JobCb(order=job.id, act="view"))
     builder.adjust(2)
-    lines = [job_line(job, tz, lang) for job in jobs]
+    lines = [job_line(job, tz, lang, day) for job in jobs]
     await message.answer("\n".join([title, *lines]), reply_markup=home_button(builder))
 
 

@@ -1,5 +1,7 @@
-"""Taking items in: picked up, each item with defects and photos, then the inspection is
-finished and the customer asked to agree in the customer bot."""
+"""Items from the customer's door to the workshop and back: picked up, each item with defects
+and photos, the inspection finished and the customer asked to agree in the customer bot; once
+produced, the items are marked ready and taken out for delivery (handing them over with the
+payment is in :mod:`bots.worker.actions`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ from bots.worker.states import Intake
 from core.clock import Clock
 from core.config import Config
 from core.db import Database
-from core.intake import add_intake_item, finish_inspection, pick_up_items
+from core.intake import (
+    add_intake_item,
+    finish_inspection,
+    finish_production,
+    pick_up_items,
+    take_out_for_delivery,
+)
 from core.invites import WorkerCard
 from core.photos import attach_photo
 
@@ -36,6 +44,19 @@ async def pick_or_inspect(
     order = await act(db, worker_id=worker.id, order_id=callback_data.order, now=clock.now())
     await callback.answer()
     note = _("worker.intake.asked") if callback_data.act == "inspect" else None
+    if (message := _message(callback)) is not None:
+        await show_card(message, db, config, worker, order.id, lang, note=note)
+
+
+@router.callback_query(JobCb.filter(F.act.in_({"ready", "dispatch"})))
+async def ready_or_dispatch(
+    callback: CallbackQuery, callback_data: JobCb, db: Database, config: Config, clock: Clock,
+    worker: WorkerCard, lang: str,
+) -> None:
+    act = finish_production if callback_data.act == "ready" else take_out_for_delivery
+    order = await act(db, worker_id=worker.id, order_id=callback_data.order, now=clock.now())
+    await callback.answer()
+    note = _("worker.ready.done") if callback_data.act == "ready" else _("worker.dispatch.done")
     if (message := _message(callback)) is not None:
         await show_card(message, db, config, worker, order.id, lang, note=note)
 

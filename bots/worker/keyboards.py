@@ -27,8 +27,8 @@ class OfferCb(CallbackData, prefix="wo"):
 
 class JobCb(CallbackData, prefix="wj"):
     order: int
-    act: str  # view, go, start, pause, resume, complete, pick, inspect, deliver, item,
-    # extra, before, after, comment, map
+    act: str  # view, go, start, pause, resume, complete, pick, inspect, ready, dispatch,
+    # hand_over, deliver, item, extra, before, after, comment, map
 
 
 class PayCb(CallbackData, prefix="wp"):
@@ -54,7 +54,11 @@ class WeekdayCb(CallbackData, prefix="ww"):
 
 
 class ScheduleCb(CallbackData, prefix="wc"):
-    action: str  # weekly, day_off
+    action: str  # weekly, extra, day_off
+
+
+class ZoneCb(CallbackData, prefix="wz"):
+    zone: int
 
 
 def payment_label(method: str) -> str:

@@ -93,6 +93,7 @@ async def delivered(
         db, worker_id=worker.id, order_id=data["order_id"], bottles_delivered=data["bottles"],
         empties_collected=data["empties"], payment_method=callback_data.method, now=clock.now(),
         referrals=config.referrals,
+        confirmation_required=config.workers.manager_confirmation_required,
     )
     await state.clear()
     await callback.answer()

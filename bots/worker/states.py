@@ -45,4 +45,6 @@ class Breakdown(StatesGroup):
 
 class Schedule(StatesGroup):
     hours = State()
+    extra_day = State()
+    zone = State()
     day_off = State()

@@ -31,10 +31,12 @@ def name_in(names: Mapping[str, str], language: str) -> str:
     return names.get(language) or names.get("en") or next(iter(names.values()), "")
 
 
-def job_line(job: JobLine, tz: ZoneInfo, language: str) -> str:
+def job_line(job: JobLine, tz: ZoneInfo, language: str, day: date | None = None) -> str:
+    """One job in a list; one from another ``day`` (items still held) shows its date."""
     marks = ("⚡" if job.express else "") + ("⏳" if job.waiting else "")
     start, end = job.starts_at.astimezone(tz), job.ends_at.astimezone(tz)
-    text = (f"{start:%H:%M}–{end:%H:%M} №{job.number} {escape(name_in(job.service, language))}"
+    begins = f"{start:%d.%m %H:%M}" if day is not None and start.date() != day else f"{start:%H:%M}"
+    text = (f"{begins}–{end:%H:%M} №{job.number} {escape(name_in(job.service, language))}"
             f" — {escape(status_label(job.status, language))}")
     if job.address:
         text += f", {escape(job.address)}"

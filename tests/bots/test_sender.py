@@ -111,9 +111,11 @@ async def states(db: Database) -> Counter[str]:
         return Counter(await tx.scalars(select(OutboxMessage.state)))
 
 
-def settings(per_chat: float = 4.0, overall: float = 20.0, attempts: int = 12) -> OutboxSettings:
+def settings(
+    per_chat: float = 4.0, overall: float = 20.0, attempts: int = 12, burst: int = 1
+) -> OutboxSettings:
     return OutboxSettings(per_chat_per_second=per_chat, global_per_second=overall,
-                          max_attempts=attempts, poll_seconds=0.02)
+                          per_chat_burst=burst, max_attempts=attempts, poll_seconds=0.02)
 
 
 async def drain_until_done(sender: OutboxSender, db: Database, seconds: float = 20.0) -> None:
@@ -159,6 +161,61 @@ async def test_delivers_every_message_within_both_limits(fresh_db: Database, tel
         numbers = [int(text.split("№")[1].split(":")[0]) for text in telegram.texts(chat_id)]
         assert numbers == sorted(numbers) and len(numbers) == 5  # in order, each once
     assert telegram.texts(chats[0])[0] == "Замовлення №1: ok."
+
+
+def over_the_bucket(times: list[float], per_second: float, burst: int) -> int:
+    """Sends a token bucket of ``burst`` refilled at ``per_second`` would have refused."""
+    tokens, last, over = float(burst), None, 0
+    for moment in sorted(times):
+        if last is not None:
+            tokens = min(float(burst), tokens + (moment - last) * per_second)
+        last = moment
+        if tokens < 1.0 - 0.02:  # a few ms of slack for the clocks of two processes
+            over += 1
+        tokens -= 1.0
+    return over
+
+
+async def test_a_chat_gets_a_short_burst_at_once_then_one_message_per_interval(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits(per_chat_per_second=2, per_chat_burst=3,
+                                          global_per_second=100, global_burst=100)
+    [chat] = telegram.users(1)
+    await queue(fresh_db, [chat], per_chat=6)
+    sender = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()},
+                          settings(per_chat=2, overall=100, burst=3))
+
+    await drain_until_done(sender, fresh_db)
+
+    assert telegram.refused == 0
+    assert telegram.texts(chat) == [f"Order №{n}: ok." for n in range(1, 7)]
+    times = [s.at for s in telegram.accepted]
+    assert times[2] - times[0] < 0.4  # the first three at once, as Telegram lets them pass
+    # then the bucket paces the chat: the other three take a token each, two a second
+    assert over_the_bucket(times, per_second=2, burst=3) == 0
+    assert times[-1] - times[0] >= 3 / 2 * 0.95
+
+
+async def test_two_senders_keep_each_chats_bucket_together(
+    fresh_db: Database, telegram: Telegram
+):
+    telegram.state.limits = SandboxLimits(per_chat_per_second=4, per_chat_burst=2,
+                                          global_per_second=200, global_burst=200)
+    chats = telegram.users(3)
+    await queue(fresh_db, chats, per_chat=6)
+    rules = settings(per_chat=4, overall=100, burst=2)
+    senders = [OutboxSender(lambda: fresh_db, {"customer": telegram.bot()}, rules)
+               for _ in range(2)]
+
+    await asyncio.gather(*(drain_until_done(sender, fresh_db) for sender in senders))
+
+    assert telegram.refused == 0
+    assert await states(fresh_db) == {"sent": 18}
+    for chat_id in chats:
+        times = [s.at for s in telegram.accepted if s.chat_id == chat_id]
+        assert len(times) == 6
+        assert over_the_bucket(times, per_second=4, burst=2) == 0
 
 
 async def test_too_many_requests_waits_as_told_then_delivers(

@@ -100,7 +100,7 @@ async def test_job_from_invite_to_earnings(app: WorkerApp):
     await tap(petro, "None")
     await petro.wait_for("Job completed")
     order = await get_order(app.db, order_id=order_id)
-    assert (order.status, order.payment_method, order.total) == ("completed", "cash", 300000)
+    assert (order.status, order.payment_method, order.total) == ("closed", "cash", 300000)
 
     await petro.send("/menu")
     await tap(petro, "💰 Earnings")
@@ -109,6 +109,12 @@ async def test_job_from_invite_to_earnings(app: WorkerApp):
 
 
 async def test_intake_waits_for_the_customers_consent(app: WorkerApp):
+    await _take_items_in_with_consent(app)
+
+
+async def _take_items_in_with_consent(app: WorkerApp):
+    """A dry-cleaning order from the offer to production: items recorded with a photo, then
+    the customer agrees in the customer bot."""
     ivan = await app.worker(0)
     customer = await app.linked_customer()
     service_id = await app.service("dry_cleaning", "pickup_delivery")
@@ -142,6 +148,59 @@ async def test_intake_waits_for_the_customers_consent(app: WorkerApp):
         kept = await tx.scalar(select(OrderPhoto.path).where(OrderPhoto.order_id == order_id))
     assert kept.startswith(app.config.workers.photo_folder)
     assert _read(kept) == PHOTO
+    return ivan, customer, order_id
+
+
+async def test_ready_items_go_back_to_the_customer_and_the_order_closes(app: WorkerApp):
+    ivan, customer, order_id = await _take_items_in_with_consent(app)
+
+    # Two days after the pickup the items are still the worker's: today's list carries them.
+    app.clock.set(NOW + timedelta(days=3, hours=2))
+    await ivan.send("/menu")
+    await tap(ivan, "📋 Today")
+    day = await ivan.wait_for("Jobs for 03.12.2026")
+    assert "01.12 10:00–11:00 №10001 Dry_Cleaning — in production" in day["text"]
+    await tap(ivan, "№10001 10:00")
+    card = await ivan.wait_for(lambda m: "✅ Items ready" in str(m.get("reply_markup")))
+    assert "🚚 Out for delivery" not in str(card["reply_markup"])
+    await tap(ivan, "✅ Items ready")
+    await ivan.wait_for("The items are ready; the customer has been told")
+    await customer.wait_for("Order №10001: your items are ready")
+    assert await status_of(app, order_id) == "ready"
+
+    # The same button again: a clear refusal, nothing changes.
+    await _press(ivan, card, "✅ Items ready")
+    await ivan.wait_for("cannot go from “ready” to “ready”")
+    assert await status_of(app, order_id) == "ready"
+
+    await tap(ivan, "🚚 Out for delivery")
+    await ivan.wait_for("the items are on the way")
+    await customer.wait_for("the courier is on the way with your items")
+    await tap(ivan, "🏁 Handed to the customer")
+    await ivan.wait_for("payment method not recorded")
+    assert await status_of(app, order_id) == "out_for_delivery"
+    await tap(ivan, "💵 Cash")
+    await ivan.wait_for("The job total is 50 UAH")
+    await ivan.send("fifty")  # text that is no amount
+    await ivan.wait_for("Please write an amount")
+    await ivan.send("50")
+    await tap(ivan, "No tips")
+    await tap(ivan, "None")
+    done = await ivan.wait_for("The items are back with the customer")
+    assert "— closed" in done["text"]
+
+    order = await get_order(app.db, order_id=order_id)
+    assert (order.status, order.payment_method) == ("closed", "cash")
+    assert [(h.to_status, h.actor) for h in order.history[-4:]] == [
+        ("ready", f"worker:{app.company.worker_ids[0]}"),
+        ("out_for_delivery", f"worker:{app.company.worker_ids[0]}"),
+        ("delivered", f"worker:{app.company.worker_ids[0]}"),
+        ("closed", "system"),
+    ]
+    told = await customer.wait_for("Order №10001: your items are delivered. Total: 50.")
+    assert "5 ⭐" in str(told["reply_markup"])
+    texts = [m.get("text") or "" for m in await customer.messages() if m["from_bot"]]
+    assert not [text for text in texts if "closed" in text]
 
 
 async def test_driver_delivers_bottles_and_reports_a_breakdown(app: WorkerApp):
@@ -172,7 +231,7 @@ async def test_driver_delivers_bottles_and_reports_a_breakdown(app: WorkerApp):
     await ivan.wait_for("The client now holds 1 bottles")
     async with app.db.transaction() as tx:
         assert (await tx.get(Client, app.company.client_id)).bottles == 1
-    assert await status_of(app, first) == "delivered"
+    assert await status_of(app, first) == "closed"  # no manager confirmation required
     await ivan.send("/menu")
     await tap(ivan, "🚚 My route")
     await tap(ivan, "🛠 Break")

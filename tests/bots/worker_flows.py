@@ -51,12 +51,13 @@ class WorkerApp(BotApp):
         return user
 
     async def linked_customer(self) -> TelegramUser:
+        """The company's client in the customer bot, known to it from the first message."""
         customer = await self.customer("Olena", language_code="en")
-        await customer.send("/start")  # a bot may not write first
-        await customer.wait_for("Hello")
         async with self.db.transaction() as tx:
             await tx.execute(update(Client).where(Client.id == self.company.client_id)
                              .values(telegram_user_id=customer.user_id, language="en"))
+        await customer.send("/start")  # a bot may not write first
+        await customer.wait_for("Hello")
         return customer
 
     async def book(self, service_id: int | None = None, hour: int = 10, quantity: int = 1) -> int:

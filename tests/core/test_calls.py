@@ -1,7 +1,9 @@
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from core.calls import (
@@ -14,6 +16,7 @@ from core.calls import (
     list_callback_tasks,
     list_calls,
     record_call_event,
+    record_call_events,
 )
 from core.errors import InvalidInput, NotFound
 from core.models import Address, Call, CallbackTask, Client, ClientPhone, Event, Role, User, Zone
@@ -238,3 +241,149 @@ async def test_concurrent_notifications_of_one_call_make_one_call_and_one_task(f
         missed = await tx.scalar(
             select(func.count()).select_from(Event).where(Event.kind == "call.missed"))
         assert missed == 5
+
+
+def batch_events(provider):
+    """New calls ringing (a client's, a stranger's, a hidden number), a second phone of a ring
+    group, an answer, a call known before the batch ringing again, and an end, mixed."""
+    def ev(kind, call_id, **extra):
+        extra.setdefault("caller", "0671234567")
+        return replace(event(kind, call_id, **extra), provider=provider)
+
+    return [
+        ev("ringing", "a1", line="0443334455"),
+        ev("ringing", "a2", caller="0501112233", seconds=1),
+        ev("ringing", "a3", caller="anonymous", seconds=1),
+        ev("ringing", "a1", seconds=2, extension="101"),  # the same call again in the batch
+        ev("ringing", "a4", caller="+38 (067) 123-45-67", seconds=2),
+        ev("answered", "a2", seconds=3, extension="102"),
+        ev("ringing", "a5", caller="0501112233", seconds=3),
+        ev("ringing", "known", seconds=4, extension="102"),  # known before: another phone rings
+        ev("ringing", "a6", caller="380671234567", seconds=4),
+        ev("ended", "a3", seconds=5),
+        ev("ringing", "a7", seconds=5),
+    ]
+
+
+def anonymised(payload, rank):
+    """An event's payload with its call id replaced by the call's rank, without the provider."""
+    return {**payload, "call_id": rank[payload["call_id"]], "provider": "-"}
+
+
+async def calls_and_events(db, provider):
+    """The provider's calls and call events as written, ids replaced by ranks, and the ranks."""
+    async with db.transaction() as tx:
+        calls = (await tx.scalars(
+            select(Call).where(Call.provider == provider).order_by(Call.id))).all()
+        found = (await tx.scalars(
+            select(Event).where(Event.kind.startswith("call.")).order_by(Event.id))).all()
+    rank = {call.id: n for n, call in enumerate(calls)}
+    rows = [{c.key: getattr(call, c.key) for c in Call.__table__.columns}
+            | {"id": rank[call.id], "provider": "-"} for call in calls]
+    mine = [e for e in found if e.payload["provider"] == provider]
+    event_rank = {e.id: n for n, e in enumerate(mine)}
+    written = [(e.kind, anonymised(e.payload, rank)) for e in mine]
+    return rows, written, rank, event_rank
+
+
+async def test_a_batch_records_what_recording_its_events_one_by_one_records(db):
+    await company(db)
+    for provider in ("single", "batch"):
+        await record_call_event(db, event=replace(event("ringing", "known"), provider=provider),
+                                region="UA")
+    one_by_one = [await record_call_event(db, event=e, region="UA")
+                  for e in batch_events("single")]
+    together = await record_call_events(db, events=batch_events("batch"), region="UA")
+    assert len(together) == len(one_by_one)
+    results = []
+    for provider, views in (("single", one_by_one), ("batch", together)):
+        rows, written, rank, event_rank = await calls_and_events(db, provider)
+        recorded = [
+            (replace(view, id=rank[view.id], provider="-"),
+             [(event_rank[e.id], e.kind, anonymised(e.payload, rank)) for e in view.events])
+            for view in views
+        ]
+        results.append((rows, written, recorded))
+        # The views' events are the rows written, in their order ("known" rang before).
+        assert [event_rank[e.id] for view in views for e in view.events] == list(
+            range(1, len(event_rank)))
+    assert results[0] == results[1]
+    _, written, _ = results[1]
+    assert [k for k, _ in written] == [
+        "call.ringing",  # known, before the batch
+        "call.ringing", "call.ringing", "call.ringing",  # a1, a2, a3
+        "call.ringing",  # a1 rings a second phone
+        "call.ringing", "call.answered", "call.ringing",  # a4, a2 answered, a5
+        "call.ringing", "call.ringing",  # known rings a second phone, a6
+        "call.missed", "call.ringing",  # a3 ends unanswered (no number to call back), a7
+    ]
+    names = {view.provider_call_id: (view.caller, view.client_name) for view in together}
+    assert names == {
+        "a1": ("+380671234567", "Olena"), "a2": ("+380501112233", None),
+        "a3": ("anonymous", None), "a4": ("+380671234567", "Olena"),
+        "a5": ("+380501112233", None), "known": ("+380671234567", "Olena"),
+        "a6": ("+380671234567", "Olena"), "a7": ("+380671234567", "Olena"),
+    }
+    assert [view.state for view in together] == [
+        "ringing", "ringing", "ringing", "ringing", "ringing", "answered", "ringing", "ringing",
+        "ringing", "ended", "ringing",
+    ]
+    latest = {view.id: view for view in together}  # each call as its last event left it
+    for view in latest.values():
+        assert await get_call(db, call_id=view.id) == view
+
+
+class Statements:
+    """Counts the statements a block runs, transaction control aside."""
+
+    CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+    def __init__(self, db):
+        self.engine = db.engine.sync_engine
+        self.seen = []
+
+    def _count(self, _conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(self.CONTROL):
+            self.seen.append(statement)
+
+    def __enter__(self):
+        sa_event.listen(self.engine, "before_cursor_execute", self._count)
+        return self.seen
+
+    def __exit__(self, *_exc):
+        sa_event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+@pytest.mark.parametrize("size", [1, 3, 10, 32])
+async def test_new_calls_ringing_together_cost_two_statements_however_many(db, size):
+    await company(db)
+    batch = [event("ringing", f"r{n}", caller=f"050111{n:04d}") for n in range(size)]
+    with Statements(db) as seen:
+        views = await record_call_events(db, events=batch, region="UA")
+    assert len(seen) == 2, seen  # the calls, then their events
+    assert [view.provider_call_id for view in views] == [f"r{n}" for n in range(size)]
+    assert [view.caller for view in views] == [f"+38050111{n:04d}" for n in range(size)]
+    ids = [e.id for view in views for e in view.events]
+    assert ids == sorted(ids) and len(ids) == size
+    assert [p["call_id"] for _, p in await events(db)] == [view.id for view in views]
+
+
+async def test_a_batch_records_all_or_nothing(db, monkeypatch):
+    await company(db)
+    refused = [event("ringing", "r1"), event("ringing", "r2"),
+               replace(event("ended", "r1"), recording_url="ftp://pbx.example/r1.mp3")]
+    with pytest.raises(InvalidInput):
+        await record_call_events(db, events=refused, region="UA")
+
+    async def failing(*_args):
+        raise RuntimeError("the database went away")
+
+    # The calls ringing together are inserted before the answer fails: undone with it.
+    monkeypatch.setattr("core.calls._apply", failing)
+    with pytest.raises(RuntimeError):
+        await record_call_events(
+            db, events=[event("ringing", "r1"), event("ringing", "r2"), event("answered", "r1")],
+            region="UA")
+    async with db.transaction() as tx:
+        assert await tx.scalar(select(func.count()).select_from(Call)) == 0
+    assert await events(db) == []

@@ -67,6 +67,12 @@ def test_an_out_of_range_port_is_refused(no_secrets):
     assert "http.port" in str(refused.value)
 
 
+def test_a_chat_burst_below_one_message_is_refused(no_secrets):
+    with pytest.raises(ConfigError) as refused:
+        load_config(environ={**no_secrets, "BRIGADIER__OUTBOX__PER_CHAT_BURST": "0"})
+    assert "outbox.per_chat_burst" in str(refused.value)
+
+
 def test_a_misnamed_override_variable_is_refused_naming_it(no_secrets):
     with pytest.raises(ConfigError) as refused:
         load_config(environ={**no_secrets, "BRIGADIER__PORT": "9000"})

@@ -2,15 +2,17 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from core.errors import Conflict, InvalidInput, NotFound
-from core.models import ShiftExceptionKind
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import ShiftException, ShiftExceptionKind, ShiftPattern, WorkerZone
 from core.shifts import (
     ExceptionRow,
     PatternRow,
     add_shift_exception,
     add_shift_pattern,
     from_epoch_minutes,
+    worker_zones,
     working_intervals,
 )
 from tests.company import MONDAY, small_company
@@ -230,3 +232,55 @@ async def test_weekly_shift_over_existing_extra_hours_is_refused_naming_both(db)
     accepted = await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9),
                                        ends=time(18), valid_from=saturday + timedelta(days=1))
     assert accepted.weekday == 5
+
+
+# --- zones: a working interval goes only into a zone the manager allows the worker ---
+
+
+async def test_a_shift_in_a_zone_the_worker_is_not_allowed_is_refused_by_name(db):
+    company = await small_company(db)
+    worker = company.worker_ids[0]
+
+    with pytest.raises(Forbidden) as refused:
+        await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9), ends=time(14),
+                                valid_from=MONDAY, zone_id=company.east_zone_id)
+    with pytest.raises(Forbidden):
+        await add_shift_exception(db, worker_id=worker, day=SATURDAY, kind=EXTRA,
+                                  starts=time(9), ends=time(14), zone_id=company.east_zone_id)
+
+    assert str(refused.value) == "you do not work in the zone “East”; ask your manager to add it"
+    assert refused.value.message("uk") == (
+        "ви не працюєте в зоні «East»; попросіть менеджера її додати"
+    )
+    async with db.transaction() as tx:
+        saturdays = await tx.scalar(select(func.count()).select_from(ShiftPattern).where(
+            ShiftPattern.worker_id == worker, ShiftPattern.weekday == 5))
+        extras = await tx.scalar(select(func.count()).select_from(ShiftException))
+    assert (saturdays, extras) == (0, 0)
+
+
+async def test_a_shift_in_an_allowed_zone_keeps_the_zone(db):
+    company = await small_company(db)
+    worker = company.worker_ids[0]
+    async with db.transaction() as tx:
+        tx.add(WorkerZone(worker_id=worker, zone_id=company.east_zone_id))
+
+    zones = await worker_zones(db, worker_id=worker)
+    weekly = await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9),
+                                     ends=time(14), valid_from=MONDAY,
+                                     zone_id=company.east_zone_id)
+    extra = await add_shift_exception(db, worker_id=worker, day=SATURDAY + timedelta(days=1),
+                                      kind=EXTRA, starts=time(10), ends=time(12),
+                                      zone_id=company.zone_id)
+
+    assert [(zone.id, zone.name) for zone in zones] == [
+        (company.zone_id, "City"), (company.east_zone_id, "East"),
+    ]
+    assert (weekly.zone_id, extra.zone_id) == (company.east_zone_id, company.zone_id)
+
+
+async def test_a_shift_in_an_unknown_zone_is_refused(db):
+    worker = await worker_of(db)
+    with pytest.raises(NotFound):
+        await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9), ends=time(14),
+                                valid_from=MONDAY, zone_id=10**6)

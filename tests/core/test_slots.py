@@ -6,8 +6,14 @@ from core.booking import book_visit
 from core.clients import set_worker_preference
 from core.errors import InvalidInput
 from core.geo import Point
-from core.models import Channel, ShiftExceptionKind, WorkerPreference
-from core.shifts import add_shift_exception
+from core.models import (
+    Channel,
+    ServiceZone,
+    ShiftExceptionKind,
+    WorkerPreference,
+    WorkerZone,
+)
+from core.shifts import add_shift_exception, add_shift_pattern
 from core.slots import find_slots
 from tests.company import CENTRE, KYIV, MONDAY, NOW, RULES, kyiv, small_company
 
@@ -130,3 +136,24 @@ async def test_backwards_date_range_is_refused(db):
     with pytest.raises(InvalidInput):
         await find_slots(db, service_id=company.service_id, first=TUESDAY, last=MONDAY,
                          now=NOW, rules=RULES, point=HERE)
+
+
+async def test_free_starts_follow_the_zone_of_the_shift(db):
+    company = await small_company(db)
+    worker = company.worker_ids[0]
+    async with db.transaction() as tx:
+        tx.add(WorkerZone(worker_id=worker, zone_id=company.east_zone_id))
+        tx.add(ServiceZone(service_id=company.service_id, zone_id=company.east_zone_id))
+    saturday = MONDAY + timedelta(days=5)
+    await add_shift_pattern(db, worker_id=worker, weekday=5, starts=time(9), ends=time(14),
+                            valid_from=MONDAY, zone_id=company.east_zone_id)
+
+    async def saturday_starts(point: Point) -> list[time]:
+        slots = await find_slots(db, service_id=company.service_id, first=saturday,
+                                 last=saturday, now=NOW, rules=RULES, point=point)
+        return [slot.start.time() for slot in slots]
+
+    assert await saturday_starts(Point(50.45, 30.75)) == [time(9), time(9, 30), time(10),
+                                                         time(10, 30), time(11), time(11, 30),
+                                                         time(12)]  # east only
+    assert await saturday_starts(Point(50.45, 30.45)) == []  # the city's west: not this shift

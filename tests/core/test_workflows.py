@@ -18,6 +18,7 @@ from core.workflows import (
     allowed_targets,
     check_editable,
     check_transition,
+    closes_by_itself,
     message_keys,
     status_label,
     workflow,
@@ -197,6 +198,25 @@ def test_close_needs_manager_confirmation_only_when_required() -> None:
     assert str(err) == "cannot close: a manager has not confirmed the work yet"
     relaxed = replace(unconfirmed, manager_confirmation_required=False)
     assert check_transition(WorkflowKind.VISIT, relaxed, S.CLOSED).action == "close"
+
+
+@pytest.mark.parametrize(
+    ("kind", "finished"),
+    [
+        (WorkflowKind.VISIT, S.COMPLETED),
+        (WorkflowKind.PICKUP_DELIVERY, S.DELIVERED),
+        (WorkflowKind.PICKUP_DELIVERY, S.RETURNED),
+        (WorkflowKind.DELIVERY, S.DELIVERED),
+    ],
+)
+def test_a_finished_order_closes_by_itself_unless_a_manager_must_confirm(
+    kind: WorkflowKind, finished: Status
+) -> None:
+    relaxed = facts(finished, manager_confirmed=False, manager_confirmation_required=False)
+    assert closes_by_itself(kind, relaxed)
+    assert not closes_by_itself(kind, replace(relaxed, manager_confirmation_required=True))
+    assert not closes_by_itself(kind, replace(relaxed, status=S.ON_THE_WAY))
+    assert not closes_by_itself(kind, replace(relaxed, status=S.CLOSED))
 
 
 def test_production_refused_without_consent() -> None:

@@ -10,7 +10,7 @@ popup frame arrives on the right operator's websocket. Prints median and p95 ms 
 (goal: p95 < 100 ms), and the CPU time both servers spent per call beyond what they spend
 idle (on Linux), which a busy machine disturbs far less than the latencies.
 
-    python bench/popup.py [--rounds 3] [--engines sqlite,postgresql]
+    python bench/popup.py [--rounds 10] [--engines sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -343,7 +343,7 @@ async def run_postgresql(rounds: int) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--engines", default="sqlite,postgresql")
     args = parser.parse_args()
     print(f"{CALLS} calls at once, {OPERATORS} operators over 2 server processes, "

@@ -39,6 +39,7 @@ from core.outbox import (
     Delivery,
     DeliveryRules,
     OutgoingMessage,
+    anything_due,
     claim_messages,
     mark_all_sent,
     mark_failed_attempt,
@@ -184,7 +185,7 @@ class OutboxSender:
                 claimed = await (ahead or self._claim())
                 ahead = None
                 if not claimed:
-                    await asyncio.sleep(self.settings.poll_seconds)
+                    await self._until_due()
                     continue
                 planned = self._lanes(claimed)
                 for delivery, paid in planned[:-1]:
@@ -198,6 +199,17 @@ class OutboxSender:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
             await self._stop_in_flight()
+
+    async def _until_due(self) -> None:
+        """Idle: look every ``poll_seconds`` whether anything is due, a read that waits for no
+        writer, and claim (which writes) only once something is."""
+        while True:
+            await asyncio.sleep(self.settings.poll_seconds)
+            try:
+                if await anything_due(self.db, bots=self.bots.keys(), now=self.clock.now()):
+                    return
+            except Exception:
+                log.exception("outbox: looking for due messages failed; trying again shortly")
 
     async def drain_once(self) -> int:
         """Claim a quarter second's worth of messages and start sending them; how many."""

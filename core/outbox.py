@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, delete, exists, func, or_, select, update
+from sqlalchemy import Exists, Select, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -111,6 +111,22 @@ def _outgoing(row: OutboxMessage) -> OutgoingMessage:
     )
 
 
+async def anything_due(db: Database, *, bots: Collection[str], now: datetime) -> bool:
+    """Whether a row waits to be sent now (its chat's limit aside): what an idle sender asks
+    before it claims, in a transaction that only reads."""
+    if not bots:
+        return False
+    row = OutboxMessage
+    async with db.transaction(read_only=True) as tx:
+        found = await tx.scalar(
+            select(row.id)
+            .where(row.state.in_((PENDING, SENDING)), row.bot.in_(bots),
+                   row.next_attempt_at <= now, ~_paced(row, now))
+            .limit(1)
+        )
+    return found is not None
+
+
 async def claim_messages(
     db: Database, *, bots: Collection[str], now: datetime, limit: int, rules: DeliveryRules,
     extra_urgent: int = 0,
@@ -154,6 +170,13 @@ async def _end_blocked(tx: AsyncSession, bots: Collection[str]) -> None:
     )
 
 
+def _paced(row: type[OutboxMessage], now: datetime) -> Exists:
+    """The row's chat has spent its bucket: nothing goes to it before ``ready_at``."""
+    return exists().where(
+        OutboxPace.bot == row.bot, OutboxPace.chat_id == row.chat_id, OutboxPace.ready_at > now
+    )
+
+
 def _due_heads(
     db: Database, bots: Collection[str], now: datetime, rules: DeliveryRules
 ) -> Select[OutboxMessage]:
@@ -166,15 +189,12 @@ def _due_heads(
         earlier.id < row.id,
         earlier.state.in_((PENDING, SENDING)),
     )
-    spent = exists().where(
-        OutboxPace.bot == row.bot, OutboxPace.chat_id == row.chat_id, OutboxPace.ready_at > now
-    )
     query = select(row).where(
         row.state.in_((PENDING, SENDING)),
         row.bot.in_(bots),
         row.next_attempt_at <= now,
         ~ahead,
-        ~spent,
+        ~_paced(row, now),
     )
     if rules.urgent:
         query = query.order_by(case((row.template.in_(rules.urgent), 0), else_=1))

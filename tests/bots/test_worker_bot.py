@@ -338,8 +338,11 @@ async def test_an_offer_passed_on_unanswered_loses_its_buttons_and_says_so(app: 
 
 @pytest.fixture
 async def patient_app(fresh_db: Database) -> AsyncIterator[WorkerApp]:
-    # One message every five seconds per chat: offers booked meanwhile wait and go out joined.
-    async for running in worker_app(fresh_db, outbox__per_chat_per_second="0.2"):
+    # One message every five seconds per chat, no bursts: offers booked meanwhile wait and go
+    # out joined.
+    async for running in worker_app(
+        fresh_db, outbox__per_chat_per_second="0.2", outbox__per_chat_burst="1"
+    ):
         yield running
 
 

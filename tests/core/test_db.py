@@ -1,6 +1,7 @@
 """SQLite writers take turns: in arrival order within a process, the outbox sender ahead of
 others but never twice in a row, and fairly across processes; a writer kept waiting past the
-busy timeout fails as SQLite would."""
+busy timeout fails as SQLite would. PostgreSQL connections that sat idle are checked before
+use, and only those."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+import core.db
 from core.db import Database, _Turns, create_engine
+from tests.conftest import PostgresServer, _plain_dsn, _require
 
 ROOT = Path(__file__).resolve().parents[2]
 # Another process writing without pause: twenty writers, each transaction holding SQLite's
@@ -135,3 +139,51 @@ async def test_a_writer_waiting_past_the_busy_timeout_fails_as_sqlite_does(tmp_p
     async with db.transaction(read_only=True) as tx:
         assert await tx.scalar(text("SELECT group_concat(who) FROM marks")) == "holder"
     await db.dispose()
+
+
+async def test_a_pooled_connection_lost_while_idle_is_replaced_unnoticed(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+):
+    _require(postgres)
+    url = await postgres.new_database()
+    monkeypatch.setattr(core.db, "PING_AFTER_IDLE_SECONDS", 0.2)
+    db = Database(create_engine(url, pool_size=1))
+    try:
+        async with db.transaction(read_only=True) as tx:
+            backend = await tx.scalar(text("SELECT pg_backend_pid()"))
+        # The server ends the pooled connection while it is idle (a restart, a proxy's timeout).
+        admin = await asyncpg.connect(_plain_dsn(url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", backend)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.3)
+
+        async with db.transaction(read_only=True) as tx:
+            assert await tx.scalar(text("SELECT pg_backend_pid()")) != backend
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_in_use_a_moment_ago_is_not_pinged(postgres: PostgresServer):
+    _require(postgres)
+    db = Database(create_engine(await postgres.new_database(), pool_size=1))
+    try:
+        async with db.transaction(read_only=True) as tx:
+            await tx.scalar(text("SELECT 1"))
+        pings = 0
+        driver = db.engine.sync_engine.dialect
+        original = driver.do_ping
+
+        def counted(connection: object) -> bool:
+            nonlocal pings
+            pings += 1
+            return original(connection)
+
+        driver.do_ping = counted  # type: ignore[method-assign]
+        for _ in range(5):
+            async with db.transaction(read_only=True) as tx:
+                await tx.scalar(text("SELECT 1"))
+        assert pings == 0
+    finally:
+        await db.dispose()

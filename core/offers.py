@@ -33,6 +33,7 @@ from core.models import (
     User,
     Worker,
     Zone,
+    order_number,
 )
 from core.orders import (
     OrderView,
@@ -123,9 +124,13 @@ async def _states(
 ) -> list[OfferState]:
     if not order_ids:
         return []
+    # The columns an offer's state needs, not the orders with their lines and history.
     orders = {
         order.id: order
-        for order in await tx.scalars(select(Order).where(Order.id.in_(order_ids)))
+        for order in await tx.execute(
+            select(Order.id, Order.status, Order.worker_id)
+            .where(Order.id.in_(order_ids))
+        )
     }
     declined = set(await tx.scalars(
         select(OfferRefusal.order_id).where(
@@ -134,13 +139,14 @@ async def _states(
         )
     ))
     return [
-        OfferState(order_id, orders[order_id].number,
+        OfferState(order_id, order_number(order_id),
                    _offer_state(orders[order_id], worker_id, order_id in declined))
         for order_id in order_ids if order_id in orders
     ]
 
 
-def _offer_state(order: Order, worker_id: int, declined: bool) -> str:
+def _offer_state(order: Any, worker_id: int, declined: bool) -> str:
+    """``order``: an order, or a row of its ``status`` and ``worker_id``."""
     if order.status == Status.CANCELLED:
         return WITHDRAWN
     if order.worker_id == worker_id:

@@ -228,7 +228,10 @@ STATUS_TEMPLATES: dict[tuple[str, str], str] = {
 
 async def status_notices(tx: AsyncSession, order: Order) -> list[Notice]:
     """Who hears about a status change: the client, in their language, if they use the bot."""
-    client = await tx.get(Client, order.client_id)
+    # Only the chat and the language: a status change is no reason to load the client's card.
+    client = (await tx.execute(
+        select(Client.telegram_user_id, Client.language).where(Client.id == order.client_id)
+    )).one_or_none()
     notices = []
     if client is not None and client.telegram_user_id is not None:
         key = (order.workflow, order.status)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from core.db import Database
 from core.errors import Conflict, InvalidInput, NotFound
@@ -117,8 +118,10 @@ async def worker_for_telegram(db: Database, *, telegram_user_id: int) -> WorkerC
     """The active worker linked to this Telegram account, if any."""
     async with db.transaction(read_only=True) as tx:
         worker = await tx.scalar(
-            select(Worker).where(
-                Worker.telegram_user_id == telegram_user_id, Worker.active.is_(True)
-            )
+            select(Worker)
+            .where(Worker.telegram_user_id == telegram_user_id, Worker.active.is_(True))
+            # Asked on every update of the worker bot: the card needs the zones, not the
+            # skills and trainings.
+            .options(lazyload(Worker.skills), lazyload(Worker.trainings))
         )
         return _card(worker) if worker is not None else None

@@ -18,6 +18,7 @@ anyway, so nothing is lost by it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import time
@@ -288,11 +289,19 @@ class Database:
         if gate is None:
             async with self._sessions() as session, session.begin():
                 if read_only and isinstance(self.bind, AsyncEngine):
-                    await session.connection(execution_options={READ_ONLY: True})
+                    await session.connection(execution_options=self._read_only_options)
                 yield session
             return
         async with gate.turn(first=first), self._sessions() as session, session.begin():
             yield session
+
+    @functools.cached_property
+    def _read_only_options(self) -> dict[str, Any]:
+        if self.dialect == "postgresql":
+            # Without BEGIN and COMMIT: two round trips fewer for every read. Each statement
+            # still reads a snapshot of its own, as in a READ COMMITTED transaction.
+            return {"isolation_level": "AUTOCOMMIT"}
+        return {READ_ONLY: True}
 
     async def dispose(self) -> None:
         if isinstance(self.bind, AsyncEngine):

@@ -7,10 +7,12 @@ event kind (``"call.ringing"``, or ``"call.*"`` for a whole family).
 
 What wakes a hub depends on the engine:
 
-- PostgreSQL: migration 0006 adds a statement trigger on ``events`` that runs
-  ``pg_notify('brigadier_events', '')``; PostgreSQL delivers it at commit, once per
-  transaction, to every process listening — whoever wrote the event (a webhook, a bot, the
-  command line). A slow poll backs it up in case a notification is lost while reconnecting.
+- PostgreSQL: a statement trigger on ``events`` (migrations 0006 and 0012) sends each new
+  event, as JSON, in a ``pg_notify('brigadier_events', ...)``; PostgreSQL delivers them at
+  commit to every process listening, whoever wrote the event (a webhook, a bot, the command
+  line). The hub hands them on without reading the table; an event too large for a
+  notification comes with an empty payload, and the hub reads it. A slow poll backs this up
+  in case a notification is lost while reconnecting.
 - SQLite (one machine, several processes): the hub polls the table every
   ``panel.live_poll_seconds`` (20 ms by default); one indexed read of ``id > last seen``, on a
   connection the hub keeps for it.
@@ -206,7 +208,9 @@ class LiveHub:
         read = self._read_sqlite if self.db.dialect == "sqlite" else self._read
         events = await read(self._low)
         for event in events:
-            if event.id not in self._seen:
+            # A notification may have handed an event on, and moved the mark past it, while
+            # the read was on its way.
+            if event.id > self._low and event.id not in self._seen:
                 self._deliver(event)
         self._advance(self._low)
         return len(events)
@@ -291,8 +295,24 @@ class LiveHub:
                 log.exception("live hub cannot LISTEN; retrying")
             await asyncio.sleep(1)
 
-    def _notified(self, *_args: object) -> None:
-        self._wake.set()
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        """An event committed somewhere: handed on as it came, or read when it came without."""
+        if self._low is None or not payload:
+            self._wake.set()
+            return
+        try:
+            data = json.loads(payload)
+            event = LiveEvent(
+                int(data["id"]), data["kind"], data["order_id"], data["payload"],
+                datetime.fromisoformat(data["created_at"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("live hub got a notification it cannot read; reading the table")
+            self._wake.set()
+            return
+        if event.id > self._low and event.id not in self._seen:
+            self._deliver(event)
+            self._advance(self._low)
 
 
 def _first_line(err: BaseException) -> str:

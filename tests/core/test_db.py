@@ -187,3 +187,23 @@ async def test_a_connection_in_use_a_moment_ago_is_not_pinged(postgres: Postgres
         assert pings == 0
     finally:
         await db.dispose()
+
+
+async def test_a_read_on_postgresql_opens_no_transaction_and_a_write_does(
+    postgres: PostgresServer,
+):
+    _require(postgres)
+    db = Database(create_engine(await postgres.new_database(), pool_size=1))
+    # now() is the moment the statement's transaction began: the same for every statement of
+    # one transaction, a new one for a statement on its own.
+    began = text("SELECT now() FROM pg_sleep(0.002)")
+    try:
+        async with db.transaction(read_only=True) as tx:
+            assert await tx.scalar(began) != await tx.scalar(began)
+        async with db.transaction() as tx:
+            assert await tx.scalar(began) == await tx.scalar(began)
+        # The pooled connection went back to ordinary transactions.
+        async with db.transaction() as tx:
+            assert await tx.scalar(began) == await tx.scalar(began)
+    finally:
+        await db.dispose()

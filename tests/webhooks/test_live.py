@@ -1,11 +1,17 @@
 """The live hub: events pushed to this process's subscribers, once each."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from core.calls import CallEvent, CallEventKind, record_call_event
+from core.db import Database
+from core.events import record_event
+from tests.conftest import PostgresServer, new_database
 from webhooks.live import LiveEvent, LiveHub
 
 
@@ -38,3 +44,54 @@ async def test_events_their_writer_publishes_are_heard_at_once_and_only_once(fre
             await asyncio.wait_for(subscription.get(), 0.3)  # the first was not heard again
     finally:
         await hub.stop()
+
+
+@pytest.fixture
+async def pg_db(postgres: PostgresServer, tmp_path: Path) -> AsyncIterator[Database]:
+    database = await new_database("postgresql", postgres, tmp_path)
+    yield database
+    await database.dispose()
+
+
+async def test_on_postgresql_events_arrive_in_their_notification_not_read_back(pg_db):
+    """SQLite has no notifications: its hub polls the table (the test above)."""
+    reads = 0
+    listening = asyncio.Event()
+
+    def count(_conn, _cursor, statement, *_args):
+        nonlocal reads
+        if "WHERE events.id >" in statement:
+            reads += 1
+            listening.set()  # the hub reads once as its LISTEN begins
+
+    event.listen(pg_db.engine.sync_engine, "before_cursor_execute", count)
+    hub = LiveHub(pg_db)
+    await hub.start()
+    try:
+        subscription = hub.subscribe("call.*", "note.*")
+        await asyncio.wait_for(listening.wait(), 5)
+        reads = 0
+
+        view = await ring(pg_db, "c1")  # another writer, as a webhook of another process
+        heard = await asyncio.wait_for(subscription.get(), 1)
+        assert (heard.id, heard.kind, heard.payload["call_id"]) == (
+            view.events[0].id, "call.ringing", view.id
+        )
+        assert heard.created_at == view.events[0].created_at
+        assert reads == 0
+
+        async with pg_db.transaction() as tx:  # too large for a notification: read instead
+            big = await record_event(tx, kind="note.long", payload={"text": "x" * 9000})
+        heard = await asyncio.wait_for(subscription.get(), 1)
+        assert (heard.id, len(heard.payload["text"])) == (big.id, 9000)
+        assert reads == 1
+
+        with pytest.raises(RuntimeError):  # rolled back: nobody hears of it
+            async with pg_db.transaction() as tx:
+                await record_event(tx, kind="note.lost")
+                raise RuntimeError
+        await ring(pg_db, "c2")
+        assert (await asyncio.wait_for(subscription.get(), 1)).kind == "call.ringing"
+    finally:
+        await hub.stop()
+        event.remove(pg_db.engine.sync_engine, "before_cursor_execute", count)

@@ -31,6 +31,7 @@ def create_environment(config: Config) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the code: no stat() on every render
     )
     tz = config.company.tz
     currency = config.company.currency

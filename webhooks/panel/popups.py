@@ -23,8 +23,7 @@ from typing import Any
 import jinja2
 from aiohttp import WSMsgType, web
 
-from core.cards import ClientOverview, client_overview
-from core.errors import BrigadierError
+from core.cards import ClientOverview, client_overviews
 from core.staff import Permission, StaffUser, users_with_extension
 from webhooks.app import DATABASE
 from webhooks.live import LIVE, LiveEvent, LiveHub, Subscription
@@ -36,8 +35,8 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 REMEMBERED_CALLS = 2000
-CONCURRENCY = 4  # popups built at once: CPU bound, and each card read holds a connection
 EXTENSIONS_TTL = 5.0
+LAST_ORDERS = 3
 
 
 @dataclass(eq=False)
@@ -53,6 +52,46 @@ class _CallSeen:
     answered_by: str | None = None
 
 
+class _Cards:
+    """Client cards for popups, read together: the cards asked for while a read is on its way
+    go in the next one, so fifty calls ringing at once take a few reads, not fifty."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self._waiting: dict[int, list[asyncio.Future[ClientOverview | None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def card(self, client_id: int) -> ClientOverview | None:
+        """The client's card; None when no client has the id (any more)."""
+        asked: asyncio.Future[ClientOverview | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(client_id, []).append(asked)
+        if self._reader is None:
+            # Started now, it runs after the popups already scheduled have asked for theirs.
+            self._reader = asyncio.create_task(self._read())
+        return await asyncio.shield(asked)
+
+    async def _read(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                try:
+                    cards = await client_overviews(
+                        self.db, client_ids=batch, last_orders=LAST_ORDERS
+                    )
+                except Exception as err:
+                    for waiting in batch.values():
+                        for asked in waiting:
+                            if not asked.done():
+                                asked.set_exception(err)
+                    continue
+                for client_id, waiting in batch.items():
+                    for asked in waiting:
+                        if not asked.done():
+                            asked.set_result(cards.get(client_id))
+        finally:
+            self._reader = None
+
+
 class Popups:
     def __init__(self, db: Any, env: jinja2.Environment) -> None:
         self.db = db
@@ -60,7 +99,7 @@ class Popups:
         self.connections: set[Connection] = set()
         self._calls: OrderedDict[Any, _CallSeen] = OrderedDict()
         self._locks: dict[Any, asyncio.Lock] = {}
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._cards = _Cards(db)
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._extensions: dict[str, tuple[float, asyncio.Future[tuple[int, ...]]]] = {}
@@ -91,7 +130,7 @@ class Popups:
         lock = self._locks.setdefault(call_id, asyncio.Lock())
         try:
             # One call's frames go out in the order of its events.
-            async with lock, self._slots:
+            async with lock:
                 if event.kind == "call.ringing":
                     await self._ringing(call_id, event.payload)
                 else:
@@ -140,14 +179,8 @@ class Popups:
         targets = await self._targets(payload)
         if not targets:
             return
-        card: ClientOverview | None = None
-        if payload.get("client_id"):
-            try:
-                card = await client_overview(
-                    self.db, client_id=int(payload["client_id"]), last_orders=3
-                )
-            except BrigadierError:
-                card = None
+        client_id = payload.get("client_id")
+        card = await self._cards.card(int(client_id)) if client_id else None
         seen = self._remember(call_id)
         frames: dict[tuple[str, bool, bool], str] = {}
         sends = []

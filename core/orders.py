@@ -10,8 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload, object_session
 
 from core.config import ReferralSettings
 from core.db import Database
@@ -203,15 +204,20 @@ def move(
     if transition.target is Status.CONFIRMED and order.status != Status.NEW:
         # Declined or unassigned: the order waits for another worker and frees this one's time.
         order.worker_id = None
-    order.history.append(
-        OrderStatusChange(
-            from_status=order.status,
-            to_status=transition.target.value,
-            actor=actor,
-            reason=reason or "",
-            at=now,
-        )
+    change = OrderStatusChange(
+        from_status=order.status,
+        to_status=transition.target.value,
+        actor=actor,
+        reason=reason or "",
+        at=now,
     )
+    session = object_session(order)
+    if session is not None and "history" in inspect(order).unloaded:
+        # Loaded without its history (``load_order(history=False)``): added to it, not read.
+        change.order_id = order.id
+        session.add(change)
+    else:
+        order.history.append(change)
     order.status = transition.target.value
 
 
@@ -252,8 +258,14 @@ async def status_notices(tx: AsyncSession, order: Order) -> list[Notice]:
     return notices
 
 
-async def load_order(tx: AsyncSession, order_id: int, *, for_update: bool = False) -> Order:
+async def load_order(
+    tx: AsyncSession, order_id: int, *, for_update: bool = False, history: bool = True
+) -> Order:
+    """The order with its lines and, unless ``history`` is false (a caller that only adds a
+    status change to it), its history."""
     query = select(Order).where(Order.id == order_id)
+    if not history:
+        query = query.options(lazyload(Order.history))
     if for_update:
         # Two people moving one order at once: the second waits and sees the first's result.
         query = query.with_for_update()

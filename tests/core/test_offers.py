@@ -24,6 +24,7 @@ from core.offers import (
     expire_offers,
     offer_states,
 )
+from core.orders import get_order
 from core.watch import flag_late_starts
 from tests.company import CENTRE, NOW, RULES, kyiv, small_company
 
@@ -147,6 +148,10 @@ async def test_an_answer_reads_back_every_offer_shown_with_it(db):
                                 rules=RULES, shown=shown)
     assert answer.number == first.number
     assert [s.state for s in answer.shown] == [YOURS, OFFERED]
+    accepted = await get_order(db, order_id=first.id)
+    assert [(h.from_status, h.to_status, h.actor) for h in accepted.history[-2:]] == [
+        ("confirmed", "assigned", "system"), ("assigned", "accepted", f"worker:{worker}"),
+    ]
 
     await _set_active(db, other, True)
     answer = await answer_offer(db, worker_id=worker, order_id=second.order.id, accept=False,

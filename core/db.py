@@ -24,7 +24,7 @@ import sqlite3
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -134,32 +134,17 @@ def _prepare_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# How long a process keeps the lock file across the turns of its waiting writers before
-# letting other processes have it: handing it over after every transaction shares the lock by
-# turns, so a process of many short writes (taps on buttons) would get as little time as one
-# of a few long ones (bookings), and queue up.
-KEEP_FILE_LOCK_SECONDS = 0.05
-
-
 class _Turns:
     """Who writes next in this process: one writer at a time, each kind in arrival order; a
     ``first`` one (the outbox sender: one turn of it serves many chats) goes ahead of the
-    others, but never twice in a row while others wait.
+    others, but never twice in a row while others wait."""
 
-    ``file_locked_at`` is set while the turns hold the cross-process lock file on behalf of
-    the next writer; ``on_idle`` lets it go when nobody is left to take the turn."""
-
-    def __init__(self, on_idle: Callable[[], None] = lambda: None) -> None:
+    def __init__(self) -> None:
         self._busy = False
         self._ahead = False  # the last turn went to a ``first`` writer ahead of others
         self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
             deque(), deque()
         )
-        self._on_idle = on_idle
-        self.file_locked_at: float | None = None
-
-    def waiting(self) -> bool:
-        return any(not turn.done() for queue in self._waiting for turn in queue)
 
     async def acquire(self, *, first: bool) -> None:
         if not self._busy and not any(self._waiting):
@@ -189,9 +174,6 @@ class _Turns:
                     return
         self._ahead = False
         self._busy = False
-        if self.file_locked_at is not None:
-            self.file_locked_at = None
-            self._on_idle()
 
 
 class _WriteGate:
@@ -212,17 +194,15 @@ class _WriteGate:
         loop = asyncio.get_running_loop()
         turns = self._turns.get(loop)
         if turns is None:
-            turns = self._turns[loop] = _Turns(on_idle=self._unlock_file)
+            turns = self._turns[loop] = _Turns()
         try:
             async with asyncio.timeout(self.timeout):
                 await turns.acquire(first=first)
-                if turns.file_locked_at is None:  # else handed over with the turn
-                    try:
-                        if await self._lock_file(loop) is not None:
-                            turns.file_locked_at = time.monotonic()
-                    except BaseException:
-                        turns.release()
-                        raise
+                try:
+                    fd = await self._lock_file(loop)
+                except BaseException:
+                    turns.release()
+                    raise
         except TimeoutError:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
@@ -230,17 +210,9 @@ class _WriteGate:
         try:
             yield
         finally:
-            locked_at = turns.file_locked_at
-            if locked_at is not None and not (
-                turns.waiting() and time.monotonic() - locked_at < KEEP_FILE_LOCK_SECONDS
-            ):
-                turns.file_locked_at = None
-                self._unlock_file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             turns.release()
-
-    def _unlock_file(self) -> None:
-        if self._fd is not None and fcntl is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     async def _lock_file(self, loop: asyncio.AbstractEventLoop) -> int | None:
         if self.lock_path is None or fcntl is None:
@@ -262,8 +234,6 @@ class _WriteGate:
         return fd
 
     def close(self) -> None:
-        for turns in self._turns.values():
-            turns.file_locked_at = None  # closing the file lets go of its lock
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)

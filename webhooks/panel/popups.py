@@ -91,6 +91,13 @@ class _Cards:
         finally:
             self._reader = None
 
+    async def close(self) -> None:
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
 
 class Popups:
     def __init__(self, db: Any, env: jinja2.Environment) -> None:
@@ -115,6 +122,7 @@ class Popups:
                 await self._task
         for task in list(self._pending):
             task.cancel()
+        await self._cards.close()
         for connection in list(self.connections):
             await connection.socket.close(code=1001, message=b"server shutdown")
 

@@ -209,3 +209,34 @@ async def test_concurrent_bookings_over_several_workers_fill_them_without_deadlo
     booked = [r for r in results if not isinstance(r, SlotTaken)]
     assert sorted(b.order.worker_id for b in booked) == sorted(company.worker_ids)
     assert sum(isinstance(r, SlotTaken) for r in results) == 76
+
+
+async def test_bookings_ranked_together_go_on_to_the_next_worker_once_the_best_is_taken(
+    fresh_db,
+):
+    """Twenty callers at once all rank the nearer worker first; once one of them has that
+    worker, the next to write must get the other worker, not a refusal."""
+    from core.models import Worker
+
+    company = await small_company(fresh_db, workers=2)
+    async with fresh_db.transaction() as tx:
+        near = await tx.get(Worker, company.worker_ids[0])
+        near.home_lat, near.home_lon = HERE.lat, HERE.lon
+        far = await tx.get(Worker, company.worker_ids[1])
+        far.home_lat, far.home_lon = HERE.lat + 0.05, HERE.lon + 0.05
+    clients = [
+        await register_client(fresh_db, phone=f"+38063{n:07d}", region="UA") for n in range(20)
+    ]
+
+    async def attempt(client_id: int):
+        try:
+            return await book_visit(fresh_db, client_id=client_id, service_id=company.service_id,
+                                    start=kyiv(TUESDAY, 12), now=NOW, rules=RULES,
+                                    channel=Channel.TELEGRAM, point=HERE)
+        except SlotTaken as taken:
+            return taken
+
+    results = await asyncio.gather(*(attempt(c.id) for c in clients))
+    booked = [r for r in results if not isinstance(r, SlotTaken)]
+    assert sorted(b.order.worker_id for b in booked) == sorted(company.worker_ids)
+    assert await count(fresh_db, Order) == 2

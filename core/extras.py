@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -137,3 +138,27 @@ async def reject_change(
                            payload={"change_id": change.id, "user_id": user_id},
                            notices=notices)
         return view
+
+
+async def order_changes(db: Database, *, order_id: int) -> list[ChangeView]:
+    """Every extra proposed for the order, oldest first, with the state it is in."""
+    async with db.transaction(read_only=True) as tx:
+        order = await load_order(tx, order_id, history=False)
+        changes = await tx.scalars(
+            select(OrderChange).where(OrderChange.order_id == order_id).order_by(OrderChange.id)
+        )
+        return [await _view(tx, change, order) for change in changes]
+
+
+async def pending_changes(db: Database, *, limit: int = 50) -> list[ChangeView]:
+    """Extras waiting for a manager, the longest waiting first."""
+    async with db.transaction(read_only=True) as tx:
+        changes = list(await tx.scalars(
+            select(OrderChange).where(OrderChange.state == PENDING)
+            .order_by(OrderChange.created_at, OrderChange.id).limit(limit)
+        ))
+        views = []
+        for change in changes:
+            order = await load_order(tx, change.order_id, history=False)
+            views.append(await _view(tx, change, order))
+        return views

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from core.config import ReferralSettings
 from core.db import Database
@@ -40,7 +41,14 @@ from core.orders import (
 )
 from core.referrals import DEFAULT_REFERRALS, reward_referral
 from core.slots import SlotRules
-from core.workflows import GUARDS, OrderFacts, Status, closes_by_itself, workflow
+from core.workflows import (
+    GUARDS,
+    OrderFacts,
+    Status,
+    WorkflowKind,
+    closes_by_itself,
+    workflow,
+)
 
 SYSTEM = "system"
 """The actor of the changes nobody makes by hand, e.g. an order closing by itself."""
@@ -429,3 +437,42 @@ async def confirm_order(
         await advance(tx, order, Status.CLOSED, actor=f"user:{user_id}", now=now,
                       confirmation_required=confirmation_required)
         return await order_view(tx, order)
+
+
+@dataclass(frozen=True)
+class AwaitingConfirmation:
+    """A finished order whose next step is closing, once a manager confirms the work."""
+
+    order_id: int
+    number: str
+    status: str
+    worker_id: int | None
+    total: int
+    starts_at: datetime
+
+
+def _closing_next() -> frozenset[str]:
+    """The statuses from which some workflow's next step is closing."""
+    return frozenset(
+        status.value
+        for kind in WorkflowKind
+        for status in Status
+        if workflow(kind).transition(status, Status.CLOSED) is not None
+    )
+
+
+async def awaiting_confirmation(db: Database, *, limit: int = 50) -> list[AwaitingConfirmation]:
+    """Finished orders a manager has not confirmed yet, the earliest first."""
+    async with db.transaction(read_only=True) as tx:
+        orders = await tx.scalars(
+            select(Order)
+            .where(Order.status.in_(_closing_next()))
+            .order_by(Order.starts_at, Order.id)
+            .limit(limit)
+            .options(lazyload(Order.history))
+        )
+        return [
+            AwaitingConfirmation(order.id, order.number, order.status, order.worker_id,
+                                 order.total, order.starts_at)
+            for order in orders
+        ]

@@ -40,6 +40,7 @@ class Permission(enum.StrEnum):
     CLIENTS_CREATE = "clients_create"
     ORDERS_VIEW = "orders_view"
     ORDERS_BOOK = "orders_book"
+    ORDERS_CONFIRM = "orders_confirm"  # approve extras, confirm finished work
     DISPATCH_VIEW = "dispatch_view"
     DISPATCH_PLAN = "dispatch_plan"
     DISPATCH_ASSIGN = "dispatch_assign"
@@ -50,11 +51,13 @@ DISPATCH = frozenset({P.DISPATCH_VIEW, P.DISPATCH_PLAN, P.DISPATCH_ASSIGN})
 """The dispatch board: the day's routes, planning them, moving jobs between workers."""
 PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.SUPERADMIN: frozenset(Permission),
-    Role.OPERATOR: frozenset(Permission) - DISPATCH,
+    Role.OPERATOR: frozenset(Permission) - DISPATCH - {P.ORDERS_CONFIRM},
     Role.DISPATCHER: frozenset(
         {P.CALLS_VIEW, P.CLIENTS_VIEW, P.CLIENTS_CREATE, P.ORDERS_VIEW, P.ORDERS_BOOK, *DISPATCH}
     ),
-    Role.MANAGER: frozenset({P.CALLS_VIEW, P.CLIENTS_VIEW, P.ORDERS_VIEW, *DISPATCH}),
+    Role.MANAGER: frozenset(
+        {P.CALLS_VIEW, P.CLIENTS_VIEW, P.ORDERS_VIEW, P.ORDERS_CONFIRM, *DISPATCH}
+    ),
     Role.STOREKEEPER: frozenset({P.ORDERS_VIEW}),
     Role.ACCOUNTANT: frozenset({P.CLIENTS_VIEW, P.ORDERS_VIEW}),
     Role.QUALITY: frozenset({P.CALLS_VIEW, P.CLIENTS_VIEW, P.ORDERS_VIEW}),

@@ -1,24 +1,114 @@
-"""Order pages."""
+"""Order pages, and what a manager decides on them: extras a worker added on site (approve or
+reject with a reason) and finished work (confirm, and the order closes)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from core.cards import client_overview
+from core.errors import BrigadierError, NotFound
+from core.extras import PENDING, approve_change, order_changes, pending_changes, reject_change
+from core.jobs import awaiting_confirmation, confirm_order
 from core.orders import get_order
 from core.staff import Permission
-from webhooks.app import DATABASE
-from webhooks.panel.pages import render
-from webhooks.panel.sessions import require
+from core.workflows import Status, workflow
+from webhooks.app import CLOCK, CONFIG, DATABASE
+from webhooks.panel.pages import language_of, render, see_other
+from webhooks.panel.sessions import PATH, require, session_of
+from webhooks.panel.texts import text
 
 routes = web.RouteTableDef()
 
 
 @routes.get(r"/orders/{order_id:\d+}")
 async def order_page(request: web.Request) -> web.Response:
-    require(request, Permission.ORDERS_VIEW)
+    user = require(request, Permission.ORDERS_VIEW)
     db = request.config_dict[DATABASE]
-    order = await get_order(db, order_id=int(request.match_info["order_id"]))
+    order = await get_order(db, order_id=_order_id(request))
     client = await client_overview(db, client_id=order.client_id, last_orders=0)
     address = next((a.text for a in client.addresses if a.id == order.address_id), "")
-    return render(request, "order.html", order=order, client=client, address=address)
+    changes = await order_changes(db, order_id=order.id)
+    closing_next = workflow(order.workflow).transition(order.status, Status.CLOSED) is not None
+    return render(
+        request, "order.html", order=order, client=client, address=address, changes=changes,
+        pending=PENDING, can_decide=user.can(Permission.ORDERS_CONFIRM),
+        closing_next=closing_next,
+    )
+
+
+@routes.get("/waiting")
+async def waiting(request: web.Request) -> web.Response:
+    """What waits for a manager: extras to approve, finished work to confirm."""
+    require(request, Permission.ORDERS_CONFIRM)
+    db = request.config_dict[DATABASE]
+    return render(
+        request, "waiting.html", changes=await pending_changes(db),
+        finished=await awaiting_confirmation(db),
+    )
+
+
+@routes.post(r"/orders/{order_id:\d+}/changes/{change_id:\d+}/approve")
+async def approve(request: web.Request) -> web.Response:
+    user = require(request, Permission.ORDERS_CONFIRM)
+    order_id, change_id = _order_id(request), int(request.match_info["change_id"])
+    await _same_order(request, order_id, change_id)
+    language = language_of(request)
+    try:
+        view = await approve_change(request.config_dict[DATABASE], change_id=change_id,
+                                    user_id=user.id, now=request.config_dict[CLOCK].now())
+    except BrigadierError as err:
+        session_of(request).flash("error", err.message(language))
+    else:
+        session_of(request).flash("ok", text("extras.approved", language, number=view.number))
+    return see_other(f"{PATH}/orders/{order_id}")
+
+
+@routes.post(r"/orders/{order_id:\d+}/changes/{change_id:\d+}/reject")
+async def reject(request: web.Request) -> web.Response:
+    user = require(request, Permission.ORDERS_CONFIRM)
+    order_id, change_id = _order_id(request), int(request.match_info["change_id"])
+    await _same_order(request, order_id, change_id)
+    posted = await request.post()
+    language = language_of(request)
+    try:
+        view = await reject_change(
+            request.config_dict[DATABASE], change_id=change_id, user_id=user.id,
+            reason=str(posted.get("reason", ""))[:500], now=request.config_dict[CLOCK].now(),
+        )
+    except BrigadierError as err:
+        session_of(request).flash("error", err.message(language))
+    else:
+        session_of(request).flash("ok", text("extras.rejected", language, number=view.number))
+    return see_other(f"{PATH}/orders/{order_id}")
+
+
+@routes.post(r"/orders/{order_id:\d+}/confirm")
+async def confirm(request: web.Request) -> web.Response:
+    user = require(request, Permission.ORDERS_CONFIRM)
+    order_id = _order_id(request)
+    language = language_of(request)
+    config = request.config_dict[CONFIG]
+    try:
+        view = await confirm_order(
+            request.config_dict[DATABASE], order_id=order_id, user_id=user.id,
+            now=request.config_dict[CLOCK].now(),
+            confirmation_required=config.workers.manager_confirmation_required,
+        )
+    except NotFound:
+        raise
+    except BrigadierError as err:
+        session_of(request).flash("error", err.message(language))
+    else:
+        session_of(request).flash("ok", text("order.confirmed", language, number=view.number))
+    return see_other(f"{PATH}/orders/{order_id}")
+
+
+def _order_id(request: web.Request) -> int:
+    return int(request.match_info["order_id"])
+
+
+async def _same_order(request: web.Request, order_id: int, change_id: int) -> None:
+    """A change is decided on its own order's page only: a forged pair is not found."""
+    changes = await order_changes(request.config_dict[DATABASE], order_id=order_id)
+    if not any(change.id == change_id for change in changes):
+        raise NotFound("not_found", entity="change", ref=change_id)

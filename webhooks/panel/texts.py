@@ -71,6 +71,77 @@ TEXTS: dict[str, dict[str, str]] = {
     "order.worker": {"en": "Worker", "uk": "Виконавець", "ru": "Исполнитель"},
     "order.comment": {"en": "Comment", "uk": "Коментар", "ru": "Комментарий"},
     "order.history": {"en": "History", "uk": "Історія", "ru": "История"},
+    "order.confirm": {
+        "en": "Confirm the work and close the order",
+        "uk": "Підтвердити роботу й закрити замовлення",
+        "ru": "Подтвердить работу и закрыть заказ",
+    },
+    "order.confirm_hint": {
+        "en": "The work is finished and waits for a manager's confirmation.",
+        "uk": "Роботу завершено, вона чекає на підтвердження менеджера.",
+        "ru": "Работа завершена и ждёт подтверждения менеджера.",
+    },
+    "order.confirmed": {
+        "en": "Order №{number} is confirmed and closed.",
+        "uk": "Замовлення №{number} підтверджено й закрито.",
+        "ru": "Заказ №{number} подтверждён и закрыт.",
+    },
+    "extras.title": {
+        "en": "Extras added on site",
+        "uk": "Додано на місці",
+        "ru": "Добавлено на месте",
+    },
+    "extras.total_with": {
+        "en": "Total with it",
+        "uk": "Разом із цим",
+        "ru": "Итого с этим",
+    },
+    "extras.state": {"en": "Decision", "uk": "Рішення", "ru": "Решение"},
+    "decision.pending": {
+        "en": "Waiting for approval",
+        "uk": "Чекає на схвалення",
+        "ru": "Ждёт одобрения",
+    },
+    "decision.approved": {"en": "Approved", "uk": "Схвалено", "ru": "Одобрено"},
+    "decision.rejected": {"en": "Rejected", "uk": "Відхилено", "ru": "Отклонено"},
+    "extras.approve": {"en": "Approve", "uk": "Схвалити", "ru": "Одобрить"},
+    "extras.reject": {"en": "Reject", "uk": "Відхилити", "ru": "Отклонить"},
+    "extras.reason": {
+        "en": "Why (the worker reads it)",
+        "uk": "Чому (це прочитає виконавець)",
+        "ru": "Почему (это прочитает исполнитель)",
+    },
+    "extras.approved": {
+        "en": "The extra is added to order №{number}; the customer and the worker are told "
+              "the new total.",
+        "uk": "Додаткове додано до замовлення №{number}; клієнт і виконавець отримають "
+              "нову суму.",
+        "ru": "Дополнение добавлено к заказу №{number}; клиент и исполнитель получат "
+              "новую сумму.",
+    },
+    "extras.rejected": {
+        "en": "The extra for order №{number} is rejected; the worker is told why.",
+        "uk": "Додаткове до замовлення №{number} відхилено; виконавцю пояснено чому.",
+        "ru": "Дополнение к заказу №{number} отклонено; исполнителю объяснено почему.",
+    },
+    "nav.waiting": {"en": "To decide", "uk": "На рішення", "ru": "На решение"},
+    "waiting.title": {
+        "en": "Waiting for a manager",
+        "uk": "Чекає на менеджера",
+        "ru": "Ждёт менеджера",
+    },
+    "waiting.extras": {
+        "en": "Extras to approve",
+        "uk": "Додаткове на схвалення",
+        "ru": "Дополнения на одобрение",
+    },
+    "waiting.finished": {
+        "en": "Finished work to confirm",
+        "uk": "Завершена робота на підтвердження",
+        "ru": "Завершённая работа на подтверждение",
+    },
+    "waiting.order": {"en": "Order", "uk": "Замовлення", "ru": "Заказ"},
+    "waiting.none": {"en": "Nothing waits.", "uk": "Нічого не чекає.", "ru": "Ничего не ждёт."},
     "repeat.title": {
         "en": "Repeat order №{number}",
         "uk": "Повторити замовлення №{number}",

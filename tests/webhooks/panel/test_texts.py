@@ -27,6 +27,10 @@ def test_every_text_the_panel_uses_is_defined():
     # Keys built at run time: a state or payment method name appended to a prefix.
     for state in ("ringing", "answered", "ended", "missed"):
         assert f"state.{state}" in TEXTS
+    from core.extras import APPROVED, PENDING, REJECTED
+
+    for decision in (PENDING, APPROVED, REJECTED):
+        assert f"decision.{decision}" in TEXTS
     from core.orders import PAYMENT_METHODS
 
     for method in PAYMENT_METHODS:

@@ -1,0 +1,114 @@
+"""A manager decides on the order page: extras a worker added on site, and finished work."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.extras import propose_extra
+from core.jobs import complete_job
+from core.models import OutboxMessage, Role
+from core.orders import get_order
+from tests.clock import ManualClock
+from tests.company import kyiv
+from tests.core.test_jobs import CUSTOMER_CHAT, TUESDAY, job_in_progress
+from tests.webhooks.panel.conftest import add_user, logged_in, panel_config, serving
+
+
+async def _told(db, template: str) -> list[tuple[int, dict]]:
+    async with db.transaction(read_only=True) as tx:
+        rows = await tx.execute(
+            select(OutboxMessage.chat_id, OutboxMessage.params)
+            .where(OutboxMessage.template == template)
+        )
+        return [(row.chat_id, dict(row.params)) for row in rows]
+
+
+async def test_a_manager_approves_an_extra_and_an_operator_cannot(fresh_db):
+    company, order_id, worker_id = await job_in_progress(fresh_db)
+    change = await propose_extra(fresh_db, worker_id=worker_id, order_id=order_id,
+                                 service_id=company.service_id, quantity=2,
+                                 now=kyiv(TUESDAY, 11))
+    await add_user(fresh_db, "olga", Role.OPERATOR)
+    await add_user(fresh_db, "maria", Role.MANAGER)
+    page = f"/panel/orders/{order_id}"
+    approve = f"{page}/changes/{change.id}/approve"
+    async with serving(fresh_db, clock=ManualClock(kyiv(TUESDAY, 11, 5))) as server:
+        async with logged_in(server, "olga") as olga:
+            status, body = await olga.get(page)
+            assert status == 200 and "Waiting for approval" in body
+            assert "/approve" not in body and "To decide" not in body
+            status, _ = await olga.post(approve, {})
+            assert status == 403
+            assert (await olga.get("/panel/waiting"))[0] == 403
+
+        async with logged_in(server, "maria") as maria:
+            status, body = await maria.get("/panel/waiting")
+            assert status == 200 and f"№{change.number}" in body
+            status, body = await maria.get(page)
+            assert "Approve" in body and "4,500" in body  # the total with the extra
+            status, body = await maria.post(approve, {})
+            assert status == 200
+            assert f"The extra is added to order №{change.number}" in body
+            assert "Approved" in body and "Waiting for approval" not in body
+
+            status, body = await maria.post(approve, {})  # a second tap, or another manager
+            assert status == 200 and "this change has already been decided" in body
+
+    order = await get_order(fresh_db, order_id=order_id)
+    assert order.total == 450000  # 1,500 and two more at 1,500, counted once
+    assert [chat for chat, _ in await _told(fresh_db, "notice.extra_approved")] == [CUSTOMER_CHAT]
+
+
+async def test_a_rejection_needs_a_reason_which_the_page_shows_as_text(fresh_db):
+    company, order_id, worker_id = await job_in_progress(fresh_db)
+    change = await propose_extra(fresh_db, worker_id=worker_id, order_id=order_id,
+                                 service_id=company.service_id, quantity=1,
+                                 now=kyiv(TUESDAY, 11))
+    await add_user(fresh_db, "maria", Role.MANAGER)
+    reject = f"/panel/orders/{order_id}/changes/{change.id}/reject"
+    async with serving(fresh_db) as server, logged_in(server, "maria") as maria:
+        await maria.get(f"/panel/orders/{order_id}")
+        status, body = await maria.post(reject, {"reason": "   "})
+        assert status == 200 and "Waiting for approval" in body  # nothing decided
+        status, body = await maria.post(reject, {"reason": "<b>Not agreed</b> with the client"})
+        assert status == 200 and "is rejected; the worker is told why" in body
+        assert "&lt;b&gt;Not agreed&lt;/b&gt; with the client" in body
+        assert "<b>Not agreed</b>" not in body
+        # A change of another order is not decided through this one's page.
+        status, _ = await maria.post(f"/panel/orders/{order_id + 1}/changes/{change.id}/reject",
+                                     {"reason": "x"})
+        assert status == 404
+    order = await get_order(fresh_db, order_id=order_id)
+    assert order.total == 150000
+
+
+async def test_finished_work_waits_on_the_desk_until_a_manager_confirms_it(fresh_db):
+    _company, order_id, worker_id = await job_in_progress(fresh_db)
+    done = await complete_job(fresh_db, worker_id=worker_id, order_id=order_id,
+                              now=kyiv(TUESDAY, 12), payment_method="cash",
+                              confirmation_required=True)
+    assert done.status == "completed"
+    manager = await add_user(fresh_db, "maria", Role.MANAGER)
+    config = panel_config(BRIGADIER__WORKERS__MANAGER_CONFIRMATION_REQUIRED="true")
+    page = f"/panel/orders/{order_id}"
+    clock = ManualClock(kyiv(TUESDAY, 13))
+    async with (
+        serving(fresh_db, clock=clock, config=config) as server,
+        logged_in(server, "maria") as maria,
+    ):
+        status, body = await maria.get("/panel/waiting")
+        assert f"№{done.number}" in body and "Nothing waits." in body  # no extras
+        status, body = await maria.get(page)
+        assert "Confirm the work and close the order" in body
+        status, body = await maria.post(f"{page}/confirm", {})
+        assert status == 200 and f"Order №{done.number} is confirmed and closed." in body
+        assert "Confirm the work" not in body
+
+        status, body = await maria.post(f"{page}/confirm", {})
+        assert status == 200 and "confirmed and closed" not in body
+        status, body = await maria.get("/panel/waiting")
+        assert f"№{done.number}" not in body
+
+    closed = await get_order(fresh_db, order_id=order_id)
+    assert closed.status == "closed"
+    assert closed.history[-1].actor == f"user:{manager.id}"

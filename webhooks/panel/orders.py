@@ -3,13 +3,22 @@ reject with a reason) and finished work (confirm, and the order closes)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 
 from core.cards import client_overview
 from core.errors import BrigadierError, NotFound
-from core.extras import PENDING, approve_change, order_changes, pending_changes, reject_change
+from core.extras import (
+    PENDING,
+    ChangeView,
+    approve_change,
+    order_changes,
+    pending_changes,
+    reject_change,
+)
 from core.jobs import awaiting_confirmation, confirm_order
-from core.orders import get_order
+from core.orders import OrderView, get_order
 from core.staff import Permission
 from core.workflows import Status, workflow
 from webhooks.app import CLOCK, CONFIG, DATABASE
@@ -50,56 +59,49 @@ async def waiting(request: web.Request) -> web.Response:
 @routes.post(r"/orders/{order_id:\d+}/changes/{change_id:\d+}/approve")
 async def approve(request: web.Request) -> web.Response:
     user = require(request, Permission.ORDERS_CONFIRM)
-    order_id, change_id = _order_id(request), int(request.match_info["change_id"])
-    await _same_order(request, order_id, change_id)
-    language = language_of(request)
-    try:
-        view = await approve_change(request.config_dict[DATABASE], change_id=change_id,
-                                    user_id=user.id, now=request.config_dict[CLOCK].now())
-    except BrigadierError as err:
-        session_of(request).flash("error", err.message(language))
-    else:
-        session_of(request).flash("ok", text("extras.approved", language, number=view.number))
-    return see_other(f"{PATH}/orders/{order_id}")
+    order_id, change_id = await _change_of_order(request)
+    return await _decide(request, order_id, "extras.approved", approve_change(
+        request.config_dict[DATABASE], change_id=change_id, user_id=user.id,
+        now=request.config_dict[CLOCK].now(),
+    ))
 
 
 @routes.post(r"/orders/{order_id:\d+}/changes/{change_id:\d+}/reject")
 async def reject(request: web.Request) -> web.Response:
     user = require(request, Permission.ORDERS_CONFIRM)
-    order_id, change_id = _order_id(request), int(request.match_info["change_id"])
-    await _same_order(request, order_id, change_id)
+    order_id, change_id = await _change_of_order(request)
     posted = await request.post()
-    language = language_of(request)
-    try:
-        view = await reject_change(
-            request.config_dict[DATABASE], change_id=change_id, user_id=user.id,
-            reason=str(posted.get("reason", ""))[:500], now=request.config_dict[CLOCK].now(),
-        )
-    except BrigadierError as err:
-        session_of(request).flash("error", err.message(language))
-    else:
-        session_of(request).flash("ok", text("extras.rejected", language, number=view.number))
-    return see_other(f"{PATH}/orders/{order_id}")
+    return await _decide(request, order_id, "extras.rejected", reject_change(
+        request.config_dict[DATABASE], change_id=change_id, user_id=user.id,
+        reason=str(posted.get("reason", ""))[:500], now=request.config_dict[CLOCK].now(),
+    ))
 
 
 @routes.post(r"/orders/{order_id:\d+}/confirm")
 async def confirm(request: web.Request) -> web.Response:
     user = require(request, Permission.ORDERS_CONFIRM)
     order_id = _order_id(request)
+    required = request.config_dict[CONFIG].workers.manager_confirmation_required
+    return await _decide(request, order_id, "order.confirmed", confirm_order(
+        request.config_dict[DATABASE], order_id=order_id, user_id=user.id,
+        now=request.config_dict[CLOCK].now(), confirmation_required=required,
+    ))
+
+
+async def _decide(
+    request: web.Request, order_id: int, done: str, decision: Awaitable[ChangeView | OrderView]
+) -> web.Response:
+    """Carry a manager's decision out and go back to the order, saying how it went: a refusal
+    (decided already, no reason given, not finished yet) is said there, in words."""
     language = language_of(request)
-    config = request.config_dict[CONFIG]
     try:
-        view = await confirm_order(
-            request.config_dict[DATABASE], order_id=order_id, user_id=user.id,
-            now=request.config_dict[CLOCK].now(),
-            confirmation_required=config.workers.manager_confirmation_required,
-        )
+        view = await decision
     except NotFound:
         raise
     except BrigadierError as err:
         session_of(request).flash("error", err.message(language))
     else:
-        session_of(request).flash("ok", text("order.confirmed", language, number=view.number))
+        session_of(request).flash("ok", text(done, language, number=view.number))
     return see_other(f"{PATH}/orders/{order_id}")
 
 
@@ -107,8 +109,10 @@ def _order_id(request: web.Request) -> int:
     return int(request.match_info["order_id"])
 
 
-async def _same_order(request: web.Request, order_id: int, change_id: int) -> None:
+async def _change_of_order(request: web.Request) -> tuple[int, int]:
     """A change is decided on its own order's page only: a forged pair is not found."""
+    order_id, change_id = _order_id(request), int(request.match_info["change_id"])
     changes = await order_changes(request.config_dict[DATABASE], order_id=order_id)
     if not any(change.id == change_id for change in changes):
         raise NotFound("not_found", entity="change", ref=change_id)
+    return order_id, change_id

@@ -18,7 +18,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.events import Notice, record_event
 from core.messages import LANGUAGES, per_language
 from core.models import Client, Order, OrderChange, OrderLine, Service, Zone
-from core.orders import amount_text, load_order, worker_chat
+from core.orders import amount_text, load_order, manager_chats, worker_chat
 from core.workflows import Status, status_label
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
@@ -75,9 +75,17 @@ async def propose_extra(
         )
         tx.add(change)
         await tx.flush()
-        await record_event(tx, kind="order.change_proposed", order_id=order.id,
-                           payload={"change_id": change.id, "worker_id": worker_id})
-        return await _view(tx, change, order)
+        view = await _view(tx, change, order)
+        about = {"number": order.number, "order_id": order.id, "service": view.service,
+                 "quantity": quantity,
+                 "total": per_language(partial(amount_text, view.total_now))}
+        await record_event(
+            tx, kind="order.change_proposed", order_id=order.id,
+            payload={"change_id": change.id, "worker_id": worker_id},
+            notices=[Notice("worker", chat, language, "notice.extra_proposed", about)
+                     for chat, language in await manager_chats(tx)],
+        )
+        return view
 
 
 async def _pending(tx: AsyncSession, change_id: int) -> tuple[OrderChange, Order]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -19,6 +20,7 @@ from core.db import Database
 from core.errors import InvalidInput, NotFound
 from core.events import Notice, record_event
 from core.geo import Point
+from core.messages import per_language
 from core.models import (
     Address,
     Client,
@@ -32,9 +34,11 @@ from core.models import (
 from core.orders import (
     PAYMENT_METHODS,
     OrderView,
+    amount_text,
     job_progress,
     load_facts,
     load_order,
+    manager_chats,
     move,
     order_view,
     status_notices,
@@ -262,6 +266,15 @@ async def finish(
         await advance(tx, order, Status.CLOSED, actor=SYSTEM, now=now,
                       confirmation_required=confirmation_required, referrals=referrals,
                       announce=False)
+    elif workflow(order.workflow).transition(order.status, Status.CLOSED) is not None:
+        # Closing is next, and a manager must confirm it first: managers hear it waits.
+        about = {"number": order.number, "order_id": order.id,
+                 "total": per_language(partial(amount_text, order.total))}
+        await record_event(
+            tx, kind="order.awaits_confirmation", order_id=order.id,
+            notices=[Notice("worker", chat, language, "notice.awaits_confirmation", about)
+                     for chat, language in await manager_chats(tx)],
+        )
 
 
 def _unless_told(status: list[Notice], others: list[Notice]) -> list[Notice]:

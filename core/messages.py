@@ -647,6 +647,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "Замовлення №{number}: {worker} не розпочав(ла) роботу, призначену на {when}.",
         "ru": "Заказ №{number}: {worker} не начал(а) работу, назначенную на {when}.",
     },
+    "notice.extra_proposed": {
+        "en": "Order №{number}: the worker asks to add {service} × {quantity}; with it the "
+        "total is {total}. Approve or reject it in the panel, under “To decide”.",
+        "uk": "Замовлення №{number}: виконавець просить додати {service} × {quantity}; разом "
+        "із цим сума — {total}. Схваліть або відхиліть у панелі, у розділі «На рішення».",
+        "ru": "Заказ №{number}: исполнитель просит добавить {service} × {quantity}; вместе "
+        "с этим сумма — {total}. Одобрите или отклоните в панели, в разделе «На решение».",
+    },
+    "notice.awaits_confirmation": {
+        "en": "Order №{number} is finished (total {total}) and waits for your confirmation "
+        "in the panel, under “To decide”.",
+        "uk": "Замовлення №{number} виконано (сума {total}), воно чекає на ваше "
+        "підтвердження в панелі, у розділі «На рішення».",
+        "ru": "Заказ №{number} выполнен (сумма {total}) и ждёт вашего подтверждения "
+        "в панели, в разделе «На решение».",
+    },
     "notice.extra_approved": {
         "en": "Order №{number}: extra work added ({service}). The new total is {total}.",
         "uk": "Замовлення №{number}: додано роботи ({service}). Нова сума — {total}.",

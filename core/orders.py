@@ -29,7 +29,10 @@ from core.models import (
     OrderChange,
     OrderPhoto,
     OrderStatusChange,
+    PanelProfile,
+    Role,
     Service,
+    User,
     Worker,
 )
 from core.referrals import DEFAULT_REFERRALS, reward_referral
@@ -348,6 +351,19 @@ async def worker_chat(tx: AsyncSession, worker_id: int) -> tuple[int, str] | Non
     if worker is None or worker.telegram_user_id is None:
         return None
     return worker.telegram_user_id, worker.language
+
+
+async def manager_chats(tx: AsyncSession) -> list[tuple[int, str]]:
+    """The Telegram chats of the active managers who gave one, each with their panel language
+    (Ukrainian unless they chose another), for what waits for a manager's decision."""
+    rows = await tx.execute(
+        select(User.telegram_user_id, PanelProfile.language)
+        .outerjoin(PanelProfile, PanelProfile.user_id == User.id)
+        .where(User.role == Role.MANAGER, User.active.is_(True),
+               User.telegram_user_id.is_not(None))
+        .order_by(User.id)
+    )
+    return [(row.telegram_user_id, row.language or "uk") for row in rows]
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.extras import propose_extra
 from core.jobs import complete_job
-from core.models import OutboxMessage, Role
+from core.messages import render
+from core.models import OutboxMessage, Role, User
 from core.orders import get_order
 from tests.clock import ManualClock
 from tests.company import kyiv
 from tests.core.test_jobs import CUSTOMER_CHAT, TUESDAY, job_in_progress
 from tests.webhooks.panel.conftest import add_user, logged_in, panel_config, serving
+
+MANAGER_CHAT = 9100
 
 
 async def _told(db, template: str) -> list[tuple[int, dict]]:
@@ -23,13 +26,26 @@ async def _told(db, template: str) -> list[tuple[int, dict]]:
         return [(row.chat_id, dict(row.params)) for row in rows]
 
 
+async def _on_telegram(db, user_id: int, chat: int) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(update(User).where(User.id == user_id).values(telegram_user_id=chat))
+
+
 async def test_a_manager_approves_an_extra_and_an_operator_cannot(fresh_db):
     company, order_id, worker_id = await job_in_progress(fresh_db)
+    await add_user(fresh_db, "olga", Role.OPERATOR)
+    maria_user = await add_user(fresh_db, "maria", Role.MANAGER)
+    await _on_telegram(fresh_db, maria_user.id, MANAGER_CHAT)
     change = await propose_extra(fresh_db, worker_id=worker_id, order_id=order_id,
                                  service_id=company.service_id, quantity=2,
                                  now=kyiv(TUESDAY, 11))
-    await add_user(fresh_db, "olga", Role.OPERATOR)
-    await add_user(fresh_db, "maria", Role.MANAGER)
+    # The manager hears at once that a worker on site waits for a decision.
+    ((chat, params),) = await _told(fresh_db, "notice.extra_proposed")
+    assert chat == MANAGER_CHAT
+    assert render("notice.extra_proposed", "en", **params) == (
+        f"Order №{change.number}: the worker asks to add Cleaning × 2; with it the total is "
+        "4,500. Approve or reject it in the panel, under “To decide”."
+    )
     page = f"/panel/orders/{order_id}"
     approve = f"{page}/changes/{change.id}/approve"
     async with serving(fresh_db, clock=ManualClock(kyiv(TUESDAY, 11, 5))) as server:
@@ -84,11 +100,18 @@ async def test_a_rejection_needs_a_reason_which_the_page_shows_as_text(fresh_db)
 
 async def test_finished_work_waits_on_the_desk_until_a_manager_confirms_it(fresh_db):
     _company, order_id, worker_id = await job_in_progress(fresh_db)
+    manager = await add_user(fresh_db, "maria", Role.MANAGER)
+    await _on_telegram(fresh_db, manager.id, MANAGER_CHAT)
     done = await complete_job(fresh_db, worker_id=worker_id, order_id=order_id,
                               now=kyiv(TUESDAY, 12), payment_method="cash",
                               confirmation_required=True)
     assert done.status == "completed"
-    manager = await add_user(fresh_db, "maria", Role.MANAGER)
+    told = await _told(fresh_db, "notice.awaits_confirmation")
+    assert [chat for chat, _ in told] == [MANAGER_CHAT]
+    assert render("notice.awaits_confirmation", "en", **told[0][1]) == (
+        f"Order №{done.number} is finished (total 1,500) and waits for your confirmation "
+        "in the panel, under “To decide”."
+    )
     config = panel_config(BRIGADIER__WORKERS__MANAGER_CONFIRMATION_REQUIRED="true")
     page = f"/panel/orders/{order_id}"
     clock = ManualClock(kyiv(TUESDAY, 13))

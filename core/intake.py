@@ -146,6 +146,32 @@ async def finish_production(
         return await order_view(tx, order)
 
 
+async def return_items(
+    db: Database, *, worker_id: int, order_id: int, reason: str, now: datetime
+) -> OrderView:
+    """The customer did not agree: the worker sets off to bring the items back untreated;
+    the customer hears they are coming back. Refused while the customer agreed or has not
+    answered."""
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        await advance(tx, order, Status.RETURNING, actor=f"worker:{worker_id}", now=now,
+                      reason=reason)
+        return await order_view(tx, order)
+
+
+async def hand_back_items(
+    db: Database, *, worker_id: int, order_id: int, now: datetime,
+    confirmation_required: bool = False,
+) -> OrderView:
+    """The untreated items are back with the customer; nothing is paid. Unless the company
+    requires a manager's confirmation, the order closes with it."""
+    async with db.transaction() as tx:
+        order = await own_job(tx, worker_id, order_id)
+        await finish(tx, order, Status.RETURNED, actor=f"worker:{worker_id}", now=now,
+                     confirmation_required=confirmation_required)
+        return await order_view(tx, order)
+
+
 async def take_out_for_delivery(
     db: Database, *, worker_id: int, order_id: int, now: datetime
 ) -> OrderView:

@@ -49,6 +49,10 @@ def card_keyboard(card: JobCard) -> InlineKeyboardMarkup:
             act(_("worker.act.ready"), "ready")
         elif target == Status.OUT_FOR_DELIVERY:
             act(_("worker.act.dispatch"), "dispatch")
+        elif target == Status.RETURNING:
+            act(_("worker.act.take_back"), "take_back")
+        elif target == Status.RETURNED:
+            act(_("worker.act.returned"), "returned")
         elif target == Status.DELIVERED and order.workflow == WorkflowKind.PICKUP_DELIVERY:
             act(_("worker.act.hand_over"), "hand_over")
         elif target == Status.DELIVERED:

@@ -21,7 +21,9 @@ from core.intake import (
     add_intake_item,
     finish_inspection,
     finish_production,
+    hand_back_items,
     pick_up_items,
+    return_items,
     take_out_for_delivery,
 )
 from core.invites import WorkerCard
@@ -57,6 +59,27 @@ async def ready_or_dispatch(
     order = await act(db, worker_id=worker.id, order_id=callback_data.order, now=clock.now())
     await callback.answer()
     note = _("worker.ready.done") if callback_data.act == "ready" else _("worker.dispatch.done")
+    if (message := _message(callback)) is not None:
+        await show_card(message, db, config, worker, order.id, lang, note=note)
+
+
+@router.callback_query(JobCb.filter(F.act.in_({"take_back", "returned"})))
+async def bring_items_back(
+    callback: CallbackQuery, callback_data: JobCb, db: Database, config: Config, clock: Clock,
+    worker: WorkerCard, lang: str,
+) -> None:
+    """The customer did not agree: the items go back untreated, then the order is done."""
+    if callback_data.act == "take_back":
+        order = await return_items(db, worker_id=worker.id, order_id=callback_data.order,
+                                   reason=_("worker.return.reason"), now=clock.now())
+        note = _("worker.return.on_the_way")
+    else:
+        order = await hand_back_items(
+            db, worker_id=worker.id, order_id=callback_data.order, now=clock.now(),
+            confirmation_required=config.workers.manager_confirmation_required,
+        )
+        note = _("worker.return.done")
+    await callback.answer()
     if (message := _message(callback)) is not None:
         await show_card(message, db, config, worker, order.id, lang, note=note)
 

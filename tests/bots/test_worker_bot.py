@@ -112,9 +112,10 @@ async def test_intake_waits_for_the_customers_consent(app: WorkerApp):
     await _take_items_in_with_consent(app)
 
 
-async def _take_items_in_with_consent(app: WorkerApp):
+async def _take_items_in_with_consent(app: WorkerApp, *, agree: bool = True):
     """A dry-cleaning order from the offer to production: items recorded with a photo, then
-    the customer agrees in the customer bot."""
+    the customer agrees in the customer bot (or, ``agree=False``, refuses and the order stays
+    inspected)."""
     ivan = await app.worker(0)
     customer = await app.linked_customer()
     service_id = await app.service("dry_cleaning", "pickup_delivery")
@@ -140,6 +141,12 @@ async def _take_items_in_with_consent(app: WorkerApp):
     assert await status_of(app, order_id) == "inspected"
     question = await customer.wait_for("Blue wool coat — stain on the left sleeve")
     assert "Do you agree" in question["text"]
+    if not agree:
+        await tap(customer, "❌ I do not agree")
+        await customer.wait_for("We will return the items of order №10001 untreated")
+        await ivan.wait_for("the customer refused; the items are to be returned")
+        assert await status_of(app, order_id) == "inspected"
+        return ivan, customer, order_id
     await tap(customer, "✅ I agree")
     await customer.wait_for("goes to work")
     await ivan.wait_for("the customer agreed")
@@ -149,6 +156,35 @@ async def _take_items_in_with_consent(app: WorkerApp):
     assert kept.startswith(app.config.workers.photo_folder)
     assert _read(kept) == PHOTO
     return ivan, customer, order_id
+
+
+async def test_refused_items_go_back_untreated_and_the_order_closes(app: WorkerApp):
+    ivan, customer, order_id = await _take_items_in_with_consent(app, agree=False)
+    app.clock.set(NOW + timedelta(days=1, hours=2))  # the day of the pickup
+    await ivan.send("/menu")
+    await tap(ivan, "📋 Today")
+    await tap(ivan, "№10001 10:00")
+    card = await ivan.wait_for(lambda m: "↩️ Take the items back" in str(m.get("reply_markup")))
+    assert "✅ Items ready" not in str(card["reply_markup"])  # no production without consent
+    await tap(ivan, "↩️ Take the items back")
+    await ivan.wait_for("The customer has been told the items are coming back.")
+    await customer.wait_for("Order №10001: being returned to the customer")
+    assert await status_of(app, order_id) == "returning"
+
+    await tap(ivan, "🏁 Items returned")  # nothing to pay: no payment is asked
+    done = await ivan.wait_for("The untreated items are back with the customer.")
+    assert "— closed" in done["text"]
+    order = await get_order(app.db, order_id=order_id)
+    worker = f"worker:{app.company.worker_ids[0]}"
+    assert [(h.to_status, h.actor, h.reason) for h in order.history[-3:]] == [
+        ("returning", worker, "The customer did not agree to the terms"),
+        ("returned", worker, ""),
+        ("closed", "system", ""),
+    ]
+    # A stale "Take the items back" from the earlier card: a clear refusal, nothing changes.
+    await _press(ivan, card, "↩️ Take the items back")
+    await ivan.wait_for("cannot go from “closed”")
+    assert await status_of(app, order_id) == "closed"
 
 
 async def test_ready_items_go_back_to_the_customer_and_the_order_closes(app: WorkerApp):

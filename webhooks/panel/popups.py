@@ -188,7 +188,14 @@ class Popups:
         if not targets:
             return
         client_id = payload.get("client_id")
-        card = await self._cards.card(int(client_id)) if client_id else None
+        card, card_missing = None, False
+        if client_id:
+            try:
+                card = await self._cards.card(int(client_id))
+            except Exception:
+                # The call still pops: the operator sees who rings and can open the card.
+                log.exception("client card %s for call %s could not be read", client_id, call_id)
+                card_missing = True
         seen = self._remember(call_id)
         frames: dict[tuple[str, bool, bool], str] = {}
         sends = []
@@ -200,6 +207,7 @@ class Popups:
                 # Rendered and encoded once for everyone who sees the call alike.
                 html = render_fragment(
                     self.env, "popup.html", connection.language, call=payload, card=card,
+                    card_missing=card_missing,
                     can_book=can_book, can_create=can_create,
                     form={"phone": payload.get("caller") or "", "name": "", "address": "",
                           "lat": "", "lon": ""},

@@ -209,6 +209,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Неизвестный номер: новый клиент?",
     },
     "popup.ringing": {"en": "Ringing…", "uk": "Дзвонить…", "ru": "Звонит…"},
+    "popup.card_missing": {
+        "en": "A known client, but the card could not be loaded just now.",
+        "uk": "Відомий клієнт, але картку зараз не вдалося завантажити.",
+        "ru": "Известный клиент, но карточку сейчас не удалось загрузить.",
+    },
+    "popup.open_card": {
+        "en": "Open client №{id}",
+        "uk": "Відкрити клієнта №{id}",
+        "ru": "Открыть клиента №{id}",
+    },
     "popup.answered_by": {
         "en": "Answered by ext. {extension}",
         "uk": "Відповів внутр. {extension}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from core.cards import create_client
 from core.db import Database, create_engine
 from core.models import Role
@@ -120,3 +122,26 @@ async def test_a_call_recorded_by_another_process_pops_here(fresh_db):
             assert frame["type"] == "popup"
     finally:
         await other.dispose()
+
+
+async def test_a_known_caller_still_pops_when_the_card_cannot_be_read(fresh_db):
+    await add_user(fresh_db, "olha", extension="101")
+    client = await create_client(
+        fresh_db, phone="0671234567", region="UA", name="Olena", language="uk",
+        address="Khreshchatyk 1",
+    )
+    async with serving(fresh_db) as server, logged_in(server, "olha") as olha:
+        await olha.connect()
+        # The card's read fails (its addresses table is gone); matching the caller does not.
+        async with fresh_db.transaction() as tx:
+            await tx.execute(text("ALTER TABLE addresses RENAME TO addresses_away"))
+        try:
+            call_id, _ = await ring(fresh_db, "0671234567", extension="101")
+            frame = await olha.frame_for(call_id)
+        finally:
+            async with fresh_db.transaction() as tx:
+                await tx.execute(text("ALTER TABLE addresses_away RENAME TO addresses"))
+    assert frame["type"] == "popup" and "+380 67 123 4567" in frame["html"]
+    assert "the card could not be loaded just now" in frame["html"]
+    assert f'href="/panel/clients/{client.id}"' in frame["html"]
+    assert "name=\"phone\"" not in frame["html"]  # not offered as a new client

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import Dispatcher, Router
+from aiogram import Dispatcher
 from aiogram.dispatcher.middlewares.error import ErrorsMiddleware
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 
+from bots.routing import copy_router
 from core.clock import Clock
 from core.config import Config
 from core.slots import SlotRules
@@ -44,14 +45,6 @@ def build_dispatcher(
     dispatcher.update.outer_middleware(ErrorsMiddleware(dispatcher))
     modules = (errors, start, settings, booking, orders, rating, bonuses, support, consent,
                fallback)
-    dispatcher.include_routers(*(_copy(module.router) for module in modules))
+    dispatcher.include_routers(*(copy_router(module.router) for module in modules))
     return dispatcher
 
-
-def _copy(router: Router) -> Router:
-    """A router with the same handlers: aiogram lets one router join a single dispatcher, and
-    a process may run several (tests, the bench, two apps side by side)."""
-    copy = Router(name=router.name)
-    for name, observer in router.observers.items():
-        copy.observers[name].handlers.extend(observer.handlers)
-    return copy

@@ -17,6 +17,7 @@ from core.config import Config
 from core.db import Database
 from core.errors import DatabaseNotReady
 from core.migrate import check_migrated
+from core.profiles import telegram_accounts
 from webhooks.live import LIVE, live_context
 from webhooks.pbx import create_pbx_app, pbx_listeners
 from webhooks.sandbox import SANDBOX_PATH, SandboxState, create_sandbox_app, sandbox_base_url
@@ -110,6 +111,27 @@ def create_app(
     return app
 
 
+async def _sandbox_accounts(app: web.Application) -> AsyncIterator[None]:
+    """Our sandbox keeps its users in memory and the company keeps them in the database: at
+    start, everyone the bots know (the demo company's people, those who wrote before a restart)
+    is a sandbox user again, so the bots' messages reach them and the web chat can play them."""
+    sandbox, runtime = app[SANDBOX], app[TELEGRAM]
+    try:
+        accounts = await telegram_accounts(app[DATABASE])
+    except SQLAlchemyError as err:
+        log.warning("the sandbox starts without the bots' known users: %s", err)
+        accounts = []
+    for account in accounts:
+        running = runtime.bots.get(account.bot)
+        bot = sandbox.bot_named(running.username) if running is not None else None
+        if bot is not None:
+            sandbox.add_known_user(
+                bot, id=account.user_id, name=account.name, language_code=account.language,
+                phone_number=account.phone,
+            )
+    yield
+
+
 def _add_bots(app: web.Application, config: Config) -> None:
     """The bots' webhook routes under /telegram/, the bots and the sender as background work."""
     sandbox = app.get(SANDBOX)
@@ -123,6 +145,7 @@ def _add_bots(app: web.Application, config: Config) -> None:
         # Our own sandbox knows the bots by the names the config gives them.
         for running in runtime.bots.values():
             sandbox.add_bot(running.token, running.username)
+        app.cleanup_ctx.append(_sandbox_accounts)
     app[TELEGRAM] = runtime
     runtime.mount(app)
     app.cleanup_ctx.append(runtime.context)

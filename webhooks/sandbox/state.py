@@ -414,6 +414,23 @@ class SandboxState:
         self.users[id] = user
         return user
 
+    def add_known_user(
+        self, bot: SandboxBot, *, id: int, name: str, language_code: str | None = None,
+        phone_number: str | None = None,
+    ) -> SandboxUser:
+        """Someone the company knows by this Telegram account, with their chat to ``bot``
+        started, as it was when they wrote to it: the sandbox starts empty on each run, while
+        the database remembers them. A user already here keeps their details."""
+        user = self.users.get(id)
+        if user is None:
+            first_name, _, last_name = (name.strip() or str(id)).partition(" ")
+            user = self.add_user(
+                id=id, first_name=first_name, last_name=last_name.strip() or None,
+                language_code=language_code, phone_number=phone_number,
+            )
+        self.chat(bot, user).started = True
+        return user
+
     def chat(self, bot: SandboxBot, user: SandboxUser) -> Chat:
         key = (bot.id, user.id)
         chat = self.chats.get(key)

@@ -4,9 +4,11 @@ The application runs with its bots, its outbox sender (the shipped configuration
 sandbox in this process; 50 workers join the worker bot by invite; 200 orders are booked at once
 from another process (each booking assigns the best worker and queues the offer), as customers
 and operators would; every worker presses Accept on each offer 1–5 s after it arrives, as a
-person reading it would (``--think 0``: at once). For each engine, three scenarios:
+person reading it would (``--think 0``: at once). For each engine, four scenarios:
 
 - booked: offers go out as the bookings commit (free limits);
+- booked-paid: the same, with offers allowed to go as paid broadcasts once the free limit is
+  spent (Telegram's ``allow_paid_broadcast``, which a company turns on in its configuration);
 - burst: the sender is held until all 200 are booked, then released: 200 offers due at once
   (free limits: about 30 messages a second overall, one a second per chat);
 - burst-paid: the same, with offers allowed to go as paid broadcasts once the free limit is spent.
@@ -19,7 +21,8 @@ Prints, per order, median / p95 / max of
 - Accept → status change: from the press to the ``order.accepted`` event written by the
   transaction that changes the status, and to the toast in the chat (after that commit);
 
-and what it took from Telegram: messages sent (free / paid), offers per message, 429 answers,
+how fast the assignments came (their busiest second: above the free limit of 30 a second, offers
+queue at Telegram's limit whatever the sender does), and what it took from Telegram: messages sent (free / paid), offers per message, 429 answers,
 the busiest second of free sends (limit 30) and the Stars the paid ones cost (0.1 each).
 
 The sandbox plays Telegram in the application's own process; with ``--think 0`` all 200 Accepts
@@ -27,7 +30,7 @@ of a burst come within about a second, and Accept → status change then measure
 process works through them (sandbox included), not the wait of a single tap.
 
     python bench/offers.py [--orders 200] [--workers 50] [--engines sqlite,postgresql]
-                           [--scenarios booked,burst,burst-paid] [--think 1-5]
+                           [--scenarios booked,booked-paid,burst,burst-paid] [--think 1-5]
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ YOURS = re.compile(r"Job №(\d+) is yours")
 ACCEPT = re.compile(r"wo:(\d+):1")
 PAID = {False: "[]", True: '["notice.job_offer"]'}
 # name: (offers held until every order is booked, offers may go as paid broadcasts)
-SCENARIOS = {"booked": (False, False), "burst": (True, False), "burst-paid": (True, True)}
+SCENARIOS = {"booked": (False, False), "booked-paid": (False, True), "burst": (True, False), "burst-paid": (True, True)}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -297,6 +300,10 @@ async def run(
             print(f"{engine} · {scenario}: {len(numbers)} orders booked in {booked_in:.1f} s "
                   f"({retried} retried) to {workers} workers, {len(watch.arrived)} offers "
                   f"delivered, {len(accepted)} accepted {think[0]:g}–{think[1]:g} s after")
+            if not hold and assigned:
+                came = sorted(assigned.values())
+                print(f"  assignments: {len(came) / max(came[-1] - came[0], 1e-9):.0f}/s on "
+                      f"average, {busiest_second(came)} in the busiest second")
             start = "release" if hold else "assignment"
             print("  " + figures(f"{start} → offer in chat".ljust(25), to_offer))
             print("  " + figures("Accept → status change   ", to_status))

@@ -12,13 +12,15 @@
    PostgreSQL: at least 500 updates/s with p95 under 50 ms), then the CPU time each part spent
    per update: the application, this process (sandbox and customers), the database server.
    Dialog state lives in Redis on PostgreSQL when Redis answers (``--storage``), else in the
-   database; the line says which.
+   database; the line says which. Then the same customers each write 8 messages the bot
+   answers from the dialog alone (``bare``): what every update costs before its own work.
 2. The outbox sender drains 3,000 messages to 300 chats with Telegram's limits on (sandbox and
    sender alike): prints the rate against the configured global limit (goal: at least 95%) and
    whether any limit was exceeded (429 answers, busiest second, sends over a chat's bucket).
 
     python bench/bot.py [--customers 200] [--engines sqlite,postgresql] [--processes 2]
                         [--connections 8] [--storage auto|database|redis]
+                        [--flows booking,bare]
                         [--messages 3000] [--chats 300]
 """
 
@@ -382,8 +384,21 @@ async def webhooks_set(state: SandboxState, apps: list[AppProcess]) -> None:
         await asyncio.sleep(0.05)
 
 
+async def chatter(state: SandboxState, number: int) -> bool:
+    """The bare path every update pays: 8 messages the bot answers from the dialog alone (the
+    first one also looks the customer up), no booking step."""
+    me = Customer(state, number)
+    for _ in range(8):
+        me.send({"text": "привіт"})
+        await me.wait(lambda message: True)
+    return True
+
+
+FLOWS = {"booking": customer, "bare": chatter}
+
+
 async def bookings(engine: str, customers: int, processes: int, connections: int,
-                   storage: str) -> None:
+                   storage: str, flow: str = "booking") -> None:
     if storage == "auto":
         storage = "redis" if engine == "postgresql" and await redis_answers() else "database"
     state = SandboxState(limits=SandboxLimits.off())  # measures our handling, not Telegram
@@ -403,7 +418,7 @@ async def bookings(engine: str, customers: int, processes: int, connections: int
                 app_cpu, _ = cpu_seconds(pids), servers.start()
                 own_cpu, started = time.process_time(), time.perf_counter()
                 done = await asyncio.gather(
-                    *(customer(state, n) for n in range(customers)), return_exceptions=True
+                    *(FLOWS[flow](state, n) for n in range(customers)), return_exceptions=True
                 )
                 elapsed = time.perf_counter() - started
                 own_cpu = time.process_time() - own_cpu
@@ -414,7 +429,8 @@ async def bookings(engine: str, customers: int, processes: int, connections: int
     p95 = spent[int(len(spent) * 0.95) - 1]
     booked = sum(1 for result in done if result is True)
     count = len(spent)
-    print(f"{engine:10} {customers} customers, {booked} booked, {count} updates in "
+    what = f"{booked} booked" if flow == "booking" else "bare path (no booking step)"
+    print(f"{engine:10} {customers} customers, {what}, {count} updates in "
           f"{elapsed:.1f} s: {count / elapsed:.0f} updates/s, median "
           f"{statistics.median(spent):.1f} ms, p95 {p95:.1f} ms per update "
           f"({processes} app processes, {connections} connections, dialogs in {storage})")
@@ -527,6 +543,8 @@ async def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--storage", choices=("auto", "database", "redis"), default="auto")
+    parser.add_argument("--flows", default=",".join(FLOWS),
+                        help="booking: the whole booking; bare: the path every update pays")
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--chats", type=int, default=300)
     commands = parser.add_subparsers(dest="command")
@@ -539,7 +557,9 @@ async def main() -> None:
         return
     engines = args.engines.split(",")
     for engine in engines:
-        await bookings(engine, args.customers, args.processes, args.connections, args.storage)
+        for flow in args.flows.split(","):
+            await bookings(engine, args.customers, args.processes, args.connections,
+                           args.storage, flow)
     await drain(engines[-1], args.messages, args.chats)
 
 

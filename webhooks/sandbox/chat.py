@@ -43,6 +43,7 @@ from webhooks.sandbox.state import (
     SandboxBot,
     SandboxState,
     SandboxUser,
+    StoredMessage,
     transcript_json,
 )
 
@@ -381,7 +382,37 @@ async def user_file(request: web.Request) -> web.Response:
 
 @aiohttp_jinja2.template("sandbox/index.html", app_key=JINJA)
 async def index(request: web.Request) -> JSON:
-    return _page_context(request)
+    return {**_page_context(request), "chats": _chat_list(request.app[STATE])}
+
+
+def _chat_list(state: SandboxState) -> list[tuple[str, list[JSON]]]:
+    """The chats a person can pick up, bot by bot: those with messages, the latest first, then
+    the ones started without any yet (people the company knows), by name."""
+    by_bot: dict[str, list[JSON]] = {bot.username: [] for bot in state.bots.values()}
+    for chat in state.chats.values():
+        shown = [m for m in chat.messages.values() if m.kind == "message"]
+        if not shown and not chat.started:
+            continue
+        last = shown[-1] if shown else None
+        by_bot.setdefault(chat.bot.username, []).append({
+            "bot": chat.bot.username, "user_id": chat.user.id,
+            "name": " ".join(filter(None, (chat.user.first_name, chat.user.last_name))),
+            "count": len(shown), "at": (last.edit_date or last.date) if last else 0,
+            "preview": _preview(last) if last else "",
+        })
+    for rows in by_bot.values():
+        rows.sort(key=lambda row: (-row["at"], row["name"].casefold()))
+    return [(bot, rows) for bot, rows in by_bot.items() if rows]
+
+
+def _preview(message: StoredMessage) -> str:
+    content = message.content
+    text = content.get("text") or content.get("caption")
+    if not text:
+        kinds = ("photo", "location", "contact", "sticker", "document")
+        text = next((f"[{kind}]" for kind in kinds if kind in content), "[message]")
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first if len(first) <= 80 else first[:79] + "…"
 
 
 @aiohttp_jinja2.template("sandbox/chat.html", app_key=JINJA)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.clock import ManualClock
+from tests.company import NOW
 from tests.telegram_user import TelegramUser
 from tests.webhooks.sandbox.conftest import CUSTOMER_BOT, CUSTOMER_TOKEN, Sandbox
 from tests.webhooks.sandbox.test_botapi import PNG_1X1, keyboard
@@ -217,3 +219,32 @@ async def test_blocked_user_writing_again_restarts_the_bot(sandbox: Sandbox):
     kinds = [u.event_type for u in await bot.get_updates()]
     assert kinds == ["message", "my_chat_member", "my_chat_member", "message"]
     assert (await user.chat())["blocked"] is False
+
+
+async def test_the_index_lists_the_chats_to_pick_up_the_latest_first(sandbox: Sandbox):
+    clock = sandbox.state.clock = ManualClock(NOW)
+    bot = sandbox.bot()
+    quiet = await sandbox.user("Quiet")
+    older = await sandbox.user("Olena", last_name="Koval")
+    newer = await sandbox.user("<b>Taras</b>")
+    await older.send("hello")
+    await bot.send_message(older.user_id, "Welcome!\nSecond line")
+    clock.advance(seconds=60)
+    await newer.send_photo(PNG_1X1)
+    known = sandbox.state.add_known_user(sandbox.state.bot_named(CUSTOMER_BOT), id=700_000_001,
+                                         name="Known Client")
+
+    async with sandbox.http.get(sandbox.base + "/") as response:
+        page = await response.text()
+
+    chats = page[page.index('id="chats"'):page.index("Open a chat")]
+    links = [f"/sandbox/chat/{CUSTOMER_BOT}/{user}" for user in
+             (newer.user_id, older.user_id, known.id)]
+    assert [chats.index(link) for link in links] == sorted(chats.index(link) for link in links)
+    assert f"<h3>@{CUSTOMER_BOT}</h3>" in chats
+    assert "&lt;b&gt;Taras&lt;/b&gt;" in chats and "<b>Taras" not in chats
+    assert "[photo]" in chats
+    assert "Olena Koval" in chats and "2 messages" in chats and "Welcome!" in chats
+    assert "Second line" not in chats
+    assert "Known Client" in chats and "0 messages" in chats
+    assert f"/{quiet.user_id}\"" not in chats

@@ -6,9 +6,12 @@ Every action takes the worker's id: a worker moves only their own jobs, and the 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -464,6 +467,7 @@ class AwaitingConfirmation:
     starts_at: datetime
 
 
+@functools.cache
 def _closing_next() -> frozenset[str]:
     """The statuses from which some workflow's next step is closing."""
     return frozenset(
@@ -472,6 +476,22 @@ def _closing_next() -> frozenset[str]:
         for status in Status
         if workflow(kind).transition(status, Status.CLOSED) is not None
     )
+
+
+# What a manager decides on: extras proposed on site (core.extras) and finished work.
+DESK_EVENTS = (
+    "order.change_proposed", "order.change_approved", "order.change_rejected",
+    "order.awaits_confirmation", "order.status_changed",
+)
+
+
+def changes_the_desk(kind: str, payload: Mapping[str, Any]) -> bool:
+    """Whether an event changes what waits for a manager's decision: an extra proposed or
+    decided, work waiting for confirmation, an order moving into or out of that wait."""
+    if kind == "order.status_changed":
+        waiting = _closing_next()
+        return payload.get("from") in waiting or payload.get("to") in waiting
+    return kind in DESK_EVENTS
 
 
 async def awaiting_confirmation(db: Database, *, limit: int = 50) -> list[AwaitingConfirmation]:

@@ -41,4 +41,7 @@ def create_panel(parent: web.Application) -> web.Application:
     on_startup, on_shutdown = dispatch.board_context(parent)
     panel.on_startup.append(on_startup)
     panel.on_shutdown.append(on_shutdown)
+    on_startup, on_shutdown = orders.desk_context(parent)
+    panel.on_startup.append(on_startup)
+    panel.on_shutdown.append(on_shutdown)
     return panel

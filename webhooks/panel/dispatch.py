@@ -26,7 +26,7 @@ from webhooks.app import CLOCK, CONFIG, DATABASE
 from webhooks.live import LIVE, LiveEvent, LiveHub, Subscription
 from webhooks.panel.clients import RULES as SLOT_RULES
 from webhooks.panel.pages import language_of, render, see_other
-from webhooks.panel.sessions import PATH, require, session_of
+from webhooks.panel.sessions import PATH, require, require_socket, session_of
 from webhooks.panel.texts import text
 
 log = logging.getLogger(__name__)
@@ -293,11 +293,7 @@ BOARD_FEED = web.AppKey("panel_board_feed", BoardFeed)
 
 @routes.get("/dispatch/ws")
 async def board_socket(request: web.Request) -> web.StreamResponse:
-    user = require(request, Permission.DISPATCH_VIEW)
-    origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
-        # Another site's page must not open a socket with this dispatcher's cookie.
-        raise web.HTTPForbidden()
+    user = require_socket(request, Permission.DISPATCH_VIEW)
     day = _day(request, request.query.get("day"))
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)

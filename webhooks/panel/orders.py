@@ -1,11 +1,20 @@
 """Order pages, and what a manager decides on them: extras a worker added on site (approve or
-reject with a reason) and finished work (confirm, and the order closes)."""
+reject with a reason) and finished work (confirm, and the order closes).
+
+"To decide" stays current by itself: a socket tells the open pages when what waits for a
+manager changed, and each reads its lists again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 from collections.abc import Awaitable
+from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from core.cards import client_overview
 from core.errors import BrigadierError, NotFound
@@ -17,15 +26,17 @@ from core.extras import (
     pending_changes,
     reject_change,
 )
-from core.jobs import awaiting_confirmation, confirm_order
+from core.jobs import DESK_EVENTS, awaiting_confirmation, changes_the_desk, confirm_order
 from core.orders import OrderView, get_order
 from core.staff import Permission
 from core.workflows import Status, workflow
 from webhooks.app import CLOCK, CONFIG, DATABASE
+from webhooks.live import LIVE, LiveHub, Subscription
 from webhooks.panel.pages import language_of, render, see_other
-from webhooks.panel.sessions import PATH, require, session_of
+from webhooks.panel.sessions import PATH, require, require_socket, session_of
 from webhooks.panel.texts import text
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -116,3 +127,72 @@ async def _change_of_order(request: web.Request) -> tuple[int, int]:
     if not any(change.id == change_id for change in changes):
         raise NotFound("not_found", entity="change", ref=change_id)
     return order_id, change_id
+
+
+class DecisionDesk:
+    """Tells the open "To decide" pages that what waits for a manager changed."""
+
+    def __init__(self) -> None:
+        self.sockets: set[web.WebSocketResponse] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, hub: LiveHub) -> None:
+        subscription = hub.subscribe(*DESK_EVENTS)
+        self._task = asyncio.create_task(self._run(subscription), name="panel-desk")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for socket in list(self.sockets):
+            await socket.close(code=1001, message=b"server shutdown")
+
+    async def _run(self, subscription: Subscription) -> None:
+        async with subscription:
+            async for event in subscription:
+                if not self.sockets or not changes_the_desk(event.kind, event.payload):
+                    continue
+                frame = json.dumps({"type": "desk", "kind": event.kind,
+                                    "order_id": event.order_id})
+                await asyncio.gather(*(_send(socket, frame) for socket in list(self.sockets)))
+
+
+async def _send(socket: web.WebSocketResponse, frame: str) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await socket.send_str(frame)
+
+
+DESK = web.AppKey("panel_decision_desk", DecisionDesk)
+
+
+@routes.get("/waiting/ws")
+async def desk_socket(request: web.Request) -> web.StreamResponse:
+    user = require_socket(request, Permission.ORDERS_CONFIRM)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    desk = request.app[DESK]
+    desk.sockets.add(ws)
+    log.info("user %s watches the decisions", user.id)
+    try:
+        await ws.send_json({"type": "hello"})
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        desk.sockets.discard(ws)
+    return ws
+
+
+def desk_context(parent: web.Application) -> Any:
+    """Panel start-up: the desk on the parent's hub; shut-down closes the sockets."""
+
+    async def on_startup(app: web.Application) -> None:
+        desk = DecisionDesk()
+        desk.start(parent[LIVE])
+        app[DESK] = desk
+
+    async def on_shutdown(app: web.Application) -> None:
+        await app[DESK].stop()
+
+    return on_startup, on_shutdown

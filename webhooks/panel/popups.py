@@ -28,7 +28,7 @@ from core.staff import Permission, StaffUser, users_with_extension
 from webhooks.app import DATABASE
 from webhooks.live import LIVE, LiveEvent, LiveHub, Subscription
 from webhooks.panel.pages import TEMPLATE_ENV, language_of, render_fragment
-from webhooks.panel.sessions import require
+from webhooks.panel.sessions import require_socket
 from webhooks.panel.texts import text
 
 log = logging.getLogger(__name__)
@@ -264,11 +264,7 @@ POPUPS = web.AppKey("panel_popups", Popups)
 
 @routes.get("/ws")
 async def socket(request: web.Request) -> web.StreamResponse:
-    user = require(request, Permission.CALL_POPUPS)
-    origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
-        # Another site's page must not open a socket with this operator's cookie.
-        raise web.HTTPForbidden()
+    user = require_socket(request, Permission.CALL_POPUPS)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     popups = request.app[POPUPS]

@@ -203,3 +203,13 @@ def require(request: web.Request, permission: Permission | None = None) -> Staff
         log.info("user %s (%s) refused %s", user.id, user.role, permission)
         raise Forbidden("permission_denied")
     return user
+
+
+def require_socket(request: web.Request, permission: Permission) -> StaffUser:
+    """As :func:`require`, for a websocket: the browser sends the session cookie with any
+    page's socket, so one opened by another site's page is refused too."""
+    user = require(request, permission)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        raise web.HTTPForbidden()
+    return user

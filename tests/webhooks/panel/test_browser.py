@@ -15,10 +15,13 @@ from sqlalchemy import func, select
 
 from core.booking import book_visit
 from core.demo import seed_demo
+from core.extras import approve_change, propose_extra
 from core.geo import Point
+from core.jobs import complete_job
 from core.models import Channel, Client, Order, Role
 from tests.clock import ManualClock
 from tests.company import CENTRE, KYIV, MONDAY, NOW, RULES, kyiv, small_company
+from tests.core.test_jobs import TUESDAY, job_in_progress
 from tests.webhooks.panel.conftest import PASSWORD, add_user, panel_config, serving
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,6 +50,15 @@ async def chromium() -> AsyncIterator[object]:
             await launched.close()
 
 
+async def log_in(page, server, login: str, *, then: str | None = None) -> None:
+    """Through the login form, as a person would; on to ``then`` after it."""
+    target = "/panel/login" + (f"?next={then}" if then else "")
+    await page.goto(str(server.make_url(target)))
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+
+
 async def test_an_operator_repeats_the_callers_last_order_from_the_popup(fresh_db, chromium):
     company = await small_company(fresh_db, workers=2)
     await add_user(fresh_db, "olha", extension="101")
@@ -61,10 +73,7 @@ async def test_an_operator_repeats_the_callers_last_order_from_the_popup(fresh_d
     async with serving(fresh_db, clock=ManualClock(NOW), config=config) as server:
         page = await chromium.new_page()
         try:
-            await page.goto(str(server.make_url("/panel/login")))
-            await page.fill("input[name=login]", "olha")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
+            await log_in(page, server, "olha")
             await page.wait_for_selector('#popups[data-live="on"]', state="attached")
 
             async with aiohttp.ClientSession() as pbx:
@@ -103,10 +112,7 @@ async def test_a_dispatcher_plans_the_demo_day_and_opens_a_route_sheet(fresh_db,
     async with serving(fresh_db, clock=clock) as server:
         page = await chromium.new_page()
         try:
-            await page.goto(str(server.make_url("/panel/login?next=/panel/dispatch")))
-            await page.fill("input[name=login]", "dina")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
+            await log_in(page, server, "dina", then="/panel/dispatch")
             await page.wait_for_selector('#live[data-live="on"]', state="attached")
             await page.fill("input[name=day]", tomorrow.isoformat())
             await page.click("#pick-day button")
@@ -132,6 +138,43 @@ async def test_a_dispatcher_plans_the_demo_day_and_opens_a_route_sheet(fresh_db,
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / f"panel-dispatch-{fresh_db.dialect}.png"),
+                                  full_page=True)
+            raise
+        finally:
+            await page.close()
+
+
+async def test_what_waits_for_a_manager_appears_on_the_open_page(fresh_db, chromium):
+    company, order_id, worker_id = await job_in_progress(fresh_db)
+    maria = await add_user(fresh_db, "maria", role=Role.MANAGER)
+    async with serving(fresh_db, clock=ManualClock(kyiv(TUESDAY, 11))) as server:
+        page = await chromium.new_page()
+        try:
+            await log_in(page, server, "maria", then="/panel/waiting")
+            await page.wait_for_selector('#desk[data-live="on"]', state="attached")
+            assert await page.locator("#waiting-extras").count() == 0
+
+            change = await propose_extra(fresh_db, worker_id=worker_id, order_id=order_id,
+                                         service_id=company.service_id, quantity=2,
+                                         now=kyiv(TUESDAY, 11))
+            row = page.locator("#waiting-extras tbody tr")
+            await row.wait_for()
+            assert f"№{change.number}" in await row.inner_text()
+
+            # Decided elsewhere (another manager, another tab): it leaves this page.
+            await approve_change(fresh_db, change_id=change.id, user_id=maria.id,
+                                 now=kyiv(TUESDAY, 11, 5))
+            await row.wait_for(state="detached")
+            await complete_job(fresh_db, worker_id=worker_id, order_id=order_id,
+                               now=kyiv(TUESDAY, 12), payment_method="cash",
+                               confirmation_required=True)
+            finished = page.locator("#waiting-finished tbody tr")
+            await finished.wait_for()
+            assert f"№{change.number}" in await finished.inner_text()
+            assert page.url.endswith("/panel/waiting")  # the page itself was never reloaded
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / f"panel-waiting-{fresh_db.dialect}.png"),
                                   full_page=True)
             raise
         finally:

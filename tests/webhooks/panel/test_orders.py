@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import aiohttp
+import pytest
 from sqlalchemy import select, update
 
 from core.extras import propose_extra
-from core.jobs import complete_job
+from core.jobs import changes_the_desk, complete_job
 from core.messages import render
 from core.models import OutboxMessage, Role, User
 from core.orders import get_order
@@ -135,3 +137,48 @@ async def test_finished_work_waits_on_the_desk_until_a_manager_confirms_it(fresh
     closed = await get_order(fresh_db, order_id=order_id)
     assert closed.status == "closed"
     assert closed.history[-1].actor == f"user:{manager.id}"
+
+
+async def test_the_decision_desk_hears_what_changes_for_a_manager(fresh_db):
+    company, order_id, worker_id = await job_in_progress(fresh_db)
+    await add_user(fresh_db, "olga", Role.OPERATOR)
+    await add_user(fresh_db, "maria", Role.MANAGER)
+    async with serving(fresh_db, clock=ManualClock(kyiv(TUESDAY, 11))) as server:
+        async with logged_in(server, "olga") as olga:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await olga.http.ws_connect(olga.url("/panel/waiting/ws"))
+            assert refused.value.status == 403
+        async with logged_in(server, "maria") as maria:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await maria.http.ws_connect(maria.url("/panel/waiting/ws"),
+                                            headers={"Origin": "https://evil.example"})
+            assert refused.value.status == 403
+
+            socket = await maria.http.ws_connect(maria.url("/panel/waiting/ws"))
+            assert await socket.receive_json(timeout=5) == {"type": "hello"}
+            change = await propose_extra(fresh_db, worker_id=worker_id, order_id=order_id,
+                                         service_id=company.service_id, quantity=1,
+                                         now=kyiv(TUESDAY, 11))
+            assert await socket.receive_json(timeout=5) == {
+                "type": "desk", "kind": "order.change_proposed", "order_id": order_id}
+            page = f"/panel/orders/{order_id}"
+            status, _ = await maria.post(f"{page}/changes/{change.id}/approve", {})
+            assert status == 200
+            frame = await socket.receive_json(timeout=5)
+            assert (frame["kind"], frame["order_id"]) == ("order.change_approved", order_id)
+
+            await complete_job(fresh_db, worker_id=worker_id, order_id=order_id,
+                               now=kyiv(TUESDAY, 12), payment_method="cash",
+                               confirmation_required=True)
+            kinds = {(await socket.receive_json(timeout=5))["kind"] for _ in range(2)}
+            assert kinds == {"order.status_changed", "order.awaits_confirmation"}
+            await socket.close()
+
+
+def test_only_what_a_manager_decides_on_changes_the_desk():
+    assert changes_the_desk("order.change_proposed", {})
+    assert changes_the_desk("order.change_rejected", {})
+    assert changes_the_desk("order.status_changed", {"from": "in_progress", "to": "completed"})
+    assert changes_the_desk("order.status_changed", {"from": "completed", "to": "closed"})
+    assert not changes_the_desk("order.status_changed", {"from": "assigned", "to": "on_the_way"})
+    assert not changes_the_desk("order.booked", {})

@@ -22,8 +22,9 @@ Prints, per order, median / p95 / max of
   transaction that changes the status, and to the toast in the chat (after that commit);
 
 how fast the assignments came (their busiest second: above the free limit of 30 a second, offers
-queue at Telegram's limit whatever the sender does), and what it took from Telegram: messages sent (free / paid), offers per message, 429 answers,
-the busiest second of free sends (limit 30) and the Stars the paid ones cost (0.1 each).
+queue at Telegram's limit whatever the sender does), and what it took from Telegram: messages
+sent (free / paid), offers per message, 429 answers, the busiest second of free sends (limit 30)
+and the Stars the paid ones cost (0.1 each).
 
 The sandbox plays Telegram in the application's own process; with ``--think 0`` all 200 Accepts
 of a burst come within about a second, and Accept → status change then measures how fast one
@@ -73,7 +74,10 @@ YOURS = re.compile(r"Job №(\d+) is yours")
 ACCEPT = re.compile(r"wo:(\d+):1")
 PAID = {False: "[]", True: '["notice.job_offer"]'}
 # name: (offers held until every order is booked, offers may go as paid broadcasts)
-SCENARIOS = {"booked": (False, False), "booked-paid": (False, True), "burst": (True, False), "burst-paid": (True, True)}
+SCENARIOS = {
+    "booked": (False, False), "booked-paid": (False, True),
+    "burst": (True, False), "burst-paid": (True, True),
+}
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -59,13 +59,15 @@ async def telegram_accounts(db: Database) -> list[TelegramAccount]:
             select(Client.telegram_user_id, Client.name, Client.language, first_phone)
             .where(Client.telegram_user_id.is_not(None)).order_by(Client.id)
         )
-        accounts = [TelegramAccount("customer", *row) for row in clients]
+        accounts = [TelegramAccount("customer", user_id, name, language, phone)
+                    for user_id, name, language, phone in clients if user_id is not None]
         workers = await tx.execute(
             select(Worker.telegram_user_id, Worker.name, Worker.language, Worker.phone)
             .where(Worker.telegram_user_id.is_not(None), Worker.active.is_(True))
             .order_by(Worker.id)
         )
-        accounts += [TelegramAccount("worker", *row) for row in workers]
+        accounts += [TelegramAccount("worker", user_id, name, language, phone)
+                     for user_id, name, language, phone in workers if user_id is not None]
         staff = await tx.execute(
             select(User.telegram_user_id, User.name, PanelProfile.language)
             .outerjoin(PanelProfile, PanelProfile.user_id == User.id)
@@ -73,5 +75,5 @@ async def telegram_accounts(db: Database) -> list[TelegramAccount]:
             .order_by(User.id)
         )
         accounts += [TelegramAccount("worker", user_id, name, language or "uk", None)
-                     for user_id, name, language in staff]
+                     for user_id, name, language in staff if user_id is not None]
     return accounts

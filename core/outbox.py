@@ -25,7 +25,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Exists, Select, case, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Exists,
+    Select,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -282,47 +292,74 @@ async def mark_sent(
 async def mark_all_sent(
     db: Database, accepted: Sequence[Accepted], *, rules: DeliveryRules
 ) -> None:
-    """Several accepted messages recorded in one transaction (one turn at SQLite's lock)."""
+    """Several accepted messages recorded in one transaction (one turn at SQLite's lock), with
+    the same few statements however many there are."""
     if not accepted:
         return
     async with db.transaction(first=True) as tx:
-        for message in accepted:
-            await _sent(tx, message, rules)
+        await _sent(tx, accepted, rules)
 
 
-async def _sent(tx: AsyncSession, message: Accepted, rules: DeliveryRules) -> None:
-    ids = message.message_ids
-    chats = (await tx.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids))
-        .values(state=SENT, sent_at=message.at, attempts=OutboxMessage.attempts + 1,
-                last_error="")
-        .returning(OutboxMessage.bot, OutboxMessage.chat_id)
-        .execution_options(synchronize_session=False)
-    )).all()
+async def _sent(tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryRules) -> None:
+    row = OutboxMessage
+    ids = [row_id for message in accepted for row_id in message.message_ids]
+    found = {
+        hit.id: hit for hit in await tx.execute(
+            select(row.id, row.bot, row.chat_id, row.attempts).where(row.id.in_(ids))
+        )
+    }
+    chat_of = {row_id: (sent.bot, sent.chat_id) for row_id, sent in found.items()}
+    attempts = {row_id: hit.attempts for row_id, hit in found.items()}
+    sent = []
+    for message in accepted:
+        for row_id in message.message_ids:
+            if row_id in attempts:  # a row sent twice (at least once) counts both attempts
+                attempts[row_id] += 1
+                sent.append({"id": row_id, "state": SENT, "sent_at": message.at,
+                             "attempts": attempts[row_id], "last_error": ""})
+    if sent:  # an UPDATE by primary key run for every row (without any: no statement at all)
+        await tx.execute(update(row), sent)
+    # Each message out of its chat's bucket, in the order Telegram took them.
+    chats = [(message, chat_of[message.message_ids[0]]) for message in accepted
+             if message.message_ids and message.message_ids[0] in chat_of]
     if chats:
-        await _take_from_bucket(tx, chats[0].bot, chats[0].chat_id, message.at, rules)
-    if message.telegram_message_id is not None:
+        paces = {
+            (pace.bot, pace.chat_id): pace
+            for pace in await tx.scalars(select(OutboxPace).where(
+                OutboxPace.bot.in_({bot for _, (bot, _) in chats}),
+                OutboxPace.chat_id.in_({chat_id for _, (_, chat_id) in chats}),
+            ))
+        }
+        for message, (bot, chat_id) in chats:
+            pace = paces.get((bot, chat_id))
+            if pace is None:
+                pace = paces[bot, chat_id] = _new_bucket(bot, chat_id, message.at, rules)
+                tx.add(pace)
+            _take_from_bucket(pace, message.at, rules)
+    remembered = [message for message in accepted if message.telegram_message_id is not None]
+    if remembered:
         # A row sent twice (at least once) keeps the message it went out in first.
-        known = set(await tx.scalars(
-            select(OutboxSent.outbox_id).where(OutboxSent.outbox_id.in_(ids))
-        ))
-        tx.add_all(OutboxSent(outbox_id=row_id, message_id=message.telegram_message_id)
-                   for row_id in ids if row_id not in known)
+        known = set(await tx.scalars(select(OutboxSent.outbox_id).where(
+            OutboxSent.outbox_id.in_([i for message in remembered for i in message.message_ids])
+        )))
+        for message in remembered:
+            for row_id in message.message_ids:
+                if row_id not in known:
+                    known.add(row_id)
+                    tx.add(OutboxSent(outbox_id=row_id, message_id=message.telegram_message_id))
 
 
-async def _take_from_bucket(
-    tx: AsyncSession, bot: str, chat_id: int, now: datetime, rules: DeliveryRules
-) -> None:
+def _new_bucket(bot: str, chat_id: int, now: datetime, rules: DeliveryRules) -> OutboxPace:
+    burst = float(max(1, rules.per_chat_burst))
+    return OutboxPace(bot=bot, chat_id=chat_id, tokens=burst, at=now, ready_at=now)
+
+
+def _take_from_bucket(pace: OutboxPace, now: datetime, rules: DeliveryRules) -> None:
     """One message out of the chat's bucket, refilled since its last one; marks when the chat
     may get the next. Only one message of a chat is on its way at a time, so nobody else
     changes this row meanwhile."""
     burst = max(1, rules.per_chat_burst)
     interval = rules.per_chat_interval.total_seconds()
-    pace = await tx.get(OutboxPace, (bot, chat_id))
-    if pace is None:
-        pace = OutboxPace(bot=bot, chat_id=chat_id, tokens=float(burst), at=now, ready_at=now)
-        tx.add(pace)
     refilled = pace.tokens + max(0.0, (now - pace.at).total_seconds()) / interval
     tokens = min(float(burst), refilled) - 1.0
     pace.tokens = tokens

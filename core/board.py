@@ -438,6 +438,19 @@ class SheetStop:
     manager_comment: str
 
 
+# Google Maps opens a link's origin, its destination and at most nine waypoints between them.
+GOOGLE_POINTS_PER_LINK = 11
+
+
+@dataclass(frozen=True)
+class RouteLeg:
+    """A Google Maps link for the stops ``first`` to ``last`` (numbered as on the sheet)."""
+
+    first: int
+    last: int
+    url: str
+
+
 @dataclass(frozen=True)
 class RouteSheet:
     worker_id: int
@@ -449,7 +462,25 @@ class RouteSheet:
 
     @property
     def google_maps_url(self) -> str | None:
+        """The whole route in one Google Maps link (see :attr:`google_maps_legs`)."""
         return google_route_url(self.waypoints())
+
+    @property
+    def google_maps_legs(self) -> tuple[RouteLeg, ...]:
+        """The route in Google Maps: one link while it fits the waypoints Google opens from a
+        link, else one per leg, each setting off where the one before ended."""
+        numbered = [(n, s.point) for n, s in enumerate(self.stops, start=1) if s.point is not None]
+        if self.home is not None and numbered:
+            numbered.insert(0, (0, self.home))
+        legs = []
+        step = GOOGLE_POINTS_PER_LINK - 1
+        for first in range(0, max(1, len(numbered) - 1), step):
+            leg = numbered[first:first + GOOGLE_POINTS_PER_LINK]
+            url = google_route_url([point for _, point in leg])
+            stops = [n for n, _ in leg if n > 0]
+            if url is not None and stops:
+                legs.append(RouteLeg(stops[0], stops[-1], url))
+        return tuple(legs)
 
     @property
     def yandex_maps_url(self) -> str | None:
@@ -526,7 +557,8 @@ def _coordinates(point: Point) -> str:
 def google_route_url(points: Sequence[Point]) -> str | None:
     """Google Maps directions through ``points`` in order (the first is where one sets off).
 
-    Google opens up to nine waypoints from a link; longer routes need the sheet's order.
+    Google opens up to nine waypoints from a link: longer routes go by legs
+    (:attr:`RouteSheet.google_maps_legs`).
     """
     if not points:
         return None

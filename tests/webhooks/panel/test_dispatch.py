@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from sqlalchemy import select
@@ -261,3 +262,34 @@ async def test_a_board_socket_from_another_site_is_refused(fresh_db):
             assert err.status == 403
         else:
             raise AssertionError("the socket opened")
+
+
+async def test_a_long_route_goes_to_google_maps_in_legs_that_join(fresh_db):
+    day, early, _, first = await small_day(fresh_db)
+    client = day.orders[first].client_id
+    async with fresh_db.transaction() as tx:
+        await tx.delete(await tx.get(Order, first))
+    for n in range(12):  # 12 stops of 20 minutes from 08:00, with the worker's home: 13 points
+        await add_order(fresh_db, day, client_id=client, point=(50.40 + n / 100, 30.50),
+                        window=(8 + n * 40 // 60, n * 40 % 60, 0), minutes=20,
+                        worker_id=early, status="assigned")
+    await add_user(fresh_db, "dina", role=Role.DISPATCHER)
+    async with serving(fresh_db, clock=ManualClock(NOW)) as server, \
+            logged_in(server, "dina") as dina:
+        status, body = await dina.get(
+            f"/panel/dispatch/workers/{early}/sheet?day={DAY.isoformat()}")
+    assert status == 200
+    assert 'id="google-route"' not in body
+    legs = re.findall(r'id="google-route-(\d)" class="button google-leg" href="([^"]+)"[^>]*>'
+                      r"([^<]+)</a>", body)
+    assert [(n, label) for n, _, label in legs] == [
+        ("1", "Google Maps: stops 1–10"), ("2", "Google Maps: stops 10–12")]
+    routes = []
+    for _, url, _ in legs:
+        query = parse_qs(urlsplit(unescape(url)).query)
+        waypoints = query["waypoints"][0].split("|")
+        assert len(waypoints) <= 9  # what Google opens from a link
+        routes.append([query["origin"][0], *waypoints, query["destination"][0]])
+    assert routes[0][-1] == routes[1][0]  # the second leg sets off where the first ended
+    stops = [f"{50.40 + n / 100:.6f},30.500000" for n in range(12)]
+    assert routes[0][1:] + routes[1][1:] == stops

@@ -195,6 +195,13 @@ async def test_a_stale_plan_is_refused_and_a_plan_applies_once(fresh_db):
         assert status == 404 and "plan the day again" in body
 
 
+async def sheet_page(db: Database, worker_id: int) -> tuple[int, str]:
+    """The worker's route sheet for DAY, as a dispatcher opens it."""
+    await add_user(db, "dina", role=Role.DISPATCHER)
+    async with serving(db, clock=ManualClock(NOW)) as server, logged_in(server, "dina") as dina:
+        return await dina.get(f"/panel/dispatch/workers/{worker_id}/sheet?day={DAY.isoformat()}")
+
+
 async def test_the_route_sheet_lists_stops_in_order_with_navigator_links(fresh_db):
     day, early, _, first = await small_day(fresh_db)
     client = day.orders[first].client_id
@@ -209,11 +216,7 @@ async def test_the_route_sheet_lists_stops_in_order_with_navigator_links(fresh_d
         (await tx.get(Order, first)).customer_comment = "ring twice"
     await reassign_order(fresh_db, order_id=first, worker_id=early, start=None, actor="user:1",
                          now=NOW, rules=RULES)
-    await add_user(fresh_db, "dina", role=Role.DISPATCHER)
-    async with serving(fresh_db, clock=ManualClock(NOW)) as server, \
-            logged_in(server, "dina") as dina:
-        status, body = await dina.get(
-            f"/panel/dispatch/workers/{early}/sheet?day={DAY.isoformat()}")
+    status, body = await sheet_page(fresh_db, early)
     assert status == 200
     assert re.findall(r'<tr class="stop" data-order-id="(\d+)"', body) == [str(first),
                                                                           str(second)]
@@ -273,11 +276,7 @@ async def test_a_long_route_goes_to_google_maps_in_legs_that_join(fresh_db):
         await add_order(fresh_db, day, client_id=client, point=(50.40 + n / 100, 30.50),
                         window=(8 + n * 40 // 60, n * 40 % 60, 0), minutes=20,
                         worker_id=early, status="assigned")
-    await add_user(fresh_db, "dina", role=Role.DISPATCHER)
-    async with serving(fresh_db, clock=ManualClock(NOW)) as server, \
-            logged_in(server, "dina") as dina:
-        status, body = await dina.get(
-            f"/panel/dispatch/workers/{early}/sheet?day={DAY.isoformat()}")
+    status, body = await sheet_page(fresh_db, early)
     assert status == 200
     assert 'id="google-route"' not in body
     legs = re.findall(r'id="google-route-(\d)" class="button google-leg" href="([^"]+)"[^>]*>'

@@ -262,7 +262,8 @@ async def run(
                 while not any("Welcome" in (m.text or "") for m in worker_user.messages.values()):
                     await worker_user.changed.wait(0.2)
             await asyncio.sleep(1.1)  # the welcome counted against each chat's limit
-            watch.sends.clear()
+            watch.sends.clear()  # what the welcomes took (50 at once: some wait as told)
+            watch.refused = 0
             sender = app[TELEGRAM].sender
             sent_before = sender.sent
 

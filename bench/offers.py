@@ -32,6 +32,7 @@ process works through them (sandbox included), not the wait of a single tap.
 
     python bench/offers.py [--orders 200] [--workers 50] [--engines sqlite,postgresql]
                            [--scenarios booked,booked-paid,burst,burst-paid] [--think 1-5]
+                           [--free-limit 30]
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,8 @@ async def book_all(spec: dict[str, Any]) -> None:
 
 
 async def run(
-    engine: str, scenario: str, orders: int, workers: int, think: tuple[float, float]
+    engine: str, scenario: str, orders: int, workers: int, think: tuple[float, float],
+    free_limit: float = 30.0,
 ) -> None:
     async with opened(engine) as db:
         company = await small_company(db, workers=workers, duration=60, hours=(8, 20))
@@ -238,6 +240,7 @@ async def run(
         config = load_config(environ={
             "BRIGADIER__HTTP__PORT": str(port), "BRIGADIER__WORKERS__CHECK_SECONDS": "3600",
             "BRIGADIER__OUTBOX__PAID_BROADCAST_TEMPLATES": PAID[SCENARIOS[scenario][1]],
+            "BRIGADIER__OUTBOX__GLOBAL_PER_SECOND": str(free_limit),
         })
         clock = ManualClock(NOW)
         app = create_app(config, db, clock=clock, bots=True)
@@ -245,6 +248,8 @@ async def run(
         await server.start_server()
         try:
             state = app[SANDBOX]
+            state.limits = replace(state.limits, global_per_second=free_limit,
+                                   global_burst=round(free_limit))
             bot = state.bot_named(BOT)
             while bot.webhook is None:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
@@ -328,6 +333,9 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=50)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--free-limit", type=float, default=30.0,
+                        help="free messages a second overall, in the sandbox and the sender "
+                        "alike (Telegram's: 30); to see what the limit alone costs")
     parser.add_argument("--think", default="1-5",
                         help="seconds from an offer arriving to Accept, as from-to; 0: at once")
     parser.add_argument("--book", help=argparse.SUPPRESS)
@@ -339,7 +347,7 @@ async def main() -> None:
         return
     for engine in args.engines.split(","):
         for scenario in args.scenarios.split(","):
-            await run(engine, scenario, args.orders, args.workers, think)
+            await run(engine, scenario, args.orders, args.workers, think, args.free_limit)
 
 
 if __name__ == "__main__":

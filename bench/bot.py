@@ -17,11 +17,13 @@
 2. The outbox sender drains 3,000 messages to 300 chats with Telegram's limits on (sandbox and
    sender alike): prints the rate against the configured global limit (goal: at least 95%) and
    whether any limit was exceeded (429 answers, busiest second, sends over a chat's bucket).
+   ``--senders 2`` drains with two senders at once, as two processes would: together they
+   keep to the one overall limit.
 
     python bench/bot.py [--customers 200] [--engines sqlite,postgresql] [--processes 2]
                         [--connections 8] [--storage auto|database|redis]
                         [--flows booking,bare]
-                        [--messages 3000] [--chats 300]
+                        [--messages 3000] [--chats 300] [--senders 1]
 """
 
 from __future__ import annotations
@@ -448,7 +450,7 @@ async def bookings(engine: str, customers: int, processes: int, connections: int
     print(f"{'':10} CPU ceiling on this machine ({cores} cores): {ceiling:.0f} updates/s")
 
 
-async def drain(engine: str, messages: int, chats: int) -> None:
+async def drain(engine: str, messages: int, chats: int, senders: int = 1) -> None:
     from aiogram import Bot
     from aiogram.client.telegram import TelegramAPIServer
 
@@ -491,15 +493,19 @@ async def drain(engine: str, messages: int, chats: int) -> None:
                 await record_event(tx, kind="bench", notices=[notice])
         base = str(server.make_url(SANDBOX_PATH))
         bot = Bot(token, session=PlainHttpSession(api=TelegramAPIServer.from_base(base)))
-        sender = OutboxSender(lambda: db, {"customer": bot}, limits,
-                              lease=timedelta(seconds=120))
-        task = asyncio.create_task(sender.run())
+        # Several senders, as several processes run them: the overall limit is still the bot's.
+        tasks = [
+            asyncio.create_task(OutboxSender(lambda: db, {"customer": bot}, limits,
+                                             lease=timedelta(seconds=120)).run())
+            for _ in range(senders)
+        ]
         started = time.perf_counter()
         while len(accepted) < messages:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await bot.session.close()
     await server.close()
     times = sorted(at for _chat, at in accepted)
@@ -516,7 +522,8 @@ async def drain(engine: str, messages: int, chats: int) -> None:
         for times in per_chat.values()
     )
     rate = messages / elapsed
-    print(f"{engine:10} drained {messages} messages to {chats} chats in {elapsed:.1f} s: "
+    print(f"{engine:10} {senders} sender{'s' if senders > 1 else ''} drained {messages} messages "
+          f"to {chats} chats in {elapsed:.1f} s: "
           f"{rate:.1f}/s = {rate / limits.global_per_second:.1%} of the "
           f"{limits.global_per_second:g}/s limit; 429 answers {refused}; busiest second "
           f"{busiest}; sends over a chat's limit ({limits.per_chat_burst} at once, then "
@@ -547,6 +554,8 @@ async def main() -> None:
                         help="booking: the whole booking; bare: the path every update pays")
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--chats", type=int, default=300)
+    parser.add_argument("--senders", type=int, default=1,
+                        help="outbox senders draining at once, as several processes run them")
     commands = parser.add_subparsers(dest="command")
     one_app = commands.add_parser("serve", help="one application process (the bench starts it)")
     one_app.add_argument("--database", required=True)
@@ -560,7 +569,7 @@ async def main() -> None:
         for flow in args.flows.split(","):
             await bookings(engine, args.customers, args.processes, args.connections,
                            args.storage, flow)
-    await drain(engines[-1], args.messages, args.chats)
+    await drain(engines[-1], args.messages, args.chats, args.senders)
 
 
 if __name__ == "__main__":

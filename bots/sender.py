@@ -2,9 +2,11 @@
 
 Claiming and recording results is core's (``core/outbox.py``); this loop renders each message
 in its language, sends it through the right bot and reports what Telegram said. The overall
-limit is kept here by spacing sends; the per-chat limit and the order within a chat are kept by
-the claim, across every sender. A message is marked sent only after Telegram accepted it, so a
-sender killed mid-drain loses nothing: its claimed rows are taken again when their lease ends.
+limit is kept by spacing sends, booked on a lane every sender shares (several processes send
+for one bot, and the limit is the bot's); the per-chat limit and the order within a chat are
+kept by the claim, across every sender. A message is marked sent only after Telegram accepted
+it, so a sender killed mid-drain loses nothing: its claimed rows are taken again when their
+lease ends.
 
 Urgent templates (job offers) are claimed first. Several rows of one chat of a template the bot
 knows how to show together (``joined``) go out as one message: the texts one after another and
@@ -40,6 +42,7 @@ from core.outbox import (
     DeliveryRules,
     OutgoingMessage,
     anything_due,
+    book_sends,
     claim_messages,
     mark_all_sent,
     mark_failed_attempt,
@@ -60,6 +63,8 @@ MAX_IN_FLIGHT = 64
 # Claims hold about this much of a second's sending: a newly queued offer waits at most this
 # long behind ordinary notices already claimed.
 CLAIM_SECONDS = 0.25
+# The lane of free sends all senders book on (core.outbox.book_sends).
+FREE_LANE = "free"
 # A payable message goes as a paid broadcast only when a free send would wait longer than this.
 FREE_WAIT_BEFORE_PAYING = 0.25
 
@@ -80,6 +85,10 @@ class _Pace:
         if delay > 0:
             await asyncio.sleep(delay)
         self.next = max(self.next, time.monotonic()) + self.spacing
+
+    def not_before(self, moment: float) -> None:
+        """The next send waits for ``moment`` (``time.monotonic()``) at least."""
+        self.next = max(self.next, moment)
 
     def pause(self, seconds: float) -> None:
         """Telegram said "too many requests": this lane sends nothing until it has passed."""
@@ -188,6 +197,7 @@ class OutboxSender:
                     await self._until_due()
                     continue
                 planned = self._lanes(claimed)
+                await self._book_free_sends(planned)
                 for delivery, paid in planned[:-1]:
                     await self._start(delivery, paid=paid)
                 # The next claim runs while the last send waits for its slot: no pause between.
@@ -214,7 +224,9 @@ class OutboxSender:
     async def drain_once(self) -> int:
         """Claim a quarter second's worth of messages and start sending them; how many."""
         claimed = await self._claim()
-        for delivery, paid in self._lanes(claimed):
+        planned = self._lanes(claimed)
+        await self._book_free_sends(planned)
+        for delivery, paid in planned:
             await self._start(delivery, paid=paid)
         return len(claimed)
 
@@ -231,6 +243,21 @@ class OutboxSender:
         except Exception:
             log.exception("outbox: claiming failed; trying again shortly")
             return []
+
+    async def _book_free_sends(self, planned: list[tuple[Delivery, bool]]) -> None:
+        """Book this batch's free sends on the lane all senders share (Telegram's overall limit
+        is the bot's, however many processes send): they go no sooner than booked."""
+        count = sum(1 for _, paid in planned if not paid)
+        if not count:
+            return
+        now = self.clock.now()
+        try:
+            start = await book_sends(self.db, lane=FREE_LANE, count=count, now=now,
+                                     spacing=timedelta(seconds=self._free.spacing))
+        except Exception:
+            log.exception("outbox: booking sends on the shared lane failed; pacing alone")
+            return
+        self._free.not_before(time.monotonic() + (start - now).total_seconds())
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
         await (self._paid if paid else self._free).take()

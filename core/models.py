@@ -835,6 +835,17 @@ class OutboxSent(Base):
     message_id: Mapped[int] = mapped_column(BigInteger)
 
 
+class OutboxLane(Base):
+    """The timeline one sending lane shares across senders: ``next_at`` is the moment its next
+    send may go. Telegram's overall limit is the bot's, not a process's; each sender books its
+    sends here before making them, so several senders together keep to the one limit."""
+
+    __tablename__ = "outbox_lanes"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_at: Mapped[datetime]
+
+
 class OutboxPace(Base):
     """A chat's sending budget as a token bucket: ``tokens`` messages it could take at ``at``,
     refilled at the per-chat rate up to the burst; ``ready_at`` is when it holds one again.

@@ -36,12 +36,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.db import Database
 from core.messages import render
-from core.models import OutboxMessage, OutboxPace, OutboxSent, UnreachableChat
+from core.models import OutboxLane, OutboxMessage, OutboxPace, OutboxSent, UnreachableChat
 
 PENDING = "pending"
 SENDING = "sending"
@@ -267,6 +268,32 @@ def _joined(
 
 def _text_size(message: OutboxMessage) -> int:
     return len(render(message.template, message.language, **message.params))
+
+
+async def book_sends(
+    db: Database, *, lane: str, count: int, now: datetime, spacing: timedelta
+) -> datetime:
+    """Book ``count`` sends on the lane every sender shares, ``spacing`` apart: when the first
+    may go. A sender in another process books its own after these, so together they keep to
+    the lane's limit."""
+    async with db.transaction(first=True) as tx:
+        if db.dialect == "postgresql":
+            # Created once by whichever sender comes first; the others wait on its row lock.
+            await tx.execute(
+                postgresql_insert(OutboxLane).values(name=lane, next_at=now)
+                .on_conflict_do_nothing(index_elements=[OutboxLane.name])
+            )
+            booked = await tx.scalar(
+                select(OutboxLane).where(OutboxLane.name == lane).with_for_update()
+            )
+        else:  # SQLite: this transaction holds the write lock already
+            booked = await tx.get(OutboxLane, lane)
+        if booked is None:
+            booked = OutboxLane(name=lane, next_at=now)
+            tx.add(booked)
+        start = max(now, booked.next_at)
+        booked.next_at = start + spacing * count
+        return start
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,25 @@ async def test_two_senders_keep_each_chats_bucket_together(
         assert over_the_bucket(times, per_second=4, burst=2) == 0
 
 
+async def test_two_senders_share_the_overall_limit(fresh_db: Database, telegram: Telegram):
+    """Several processes, one bot: Telegram's overall limit is the bot's, not each sender's."""
+    telegram.state.limits = SandboxLimits(per_chat_per_second=1, per_chat_burst=1,
+                                          global_per_second=20, global_burst=20)
+    chats = telegram.users(80)
+    await queue(fresh_db, chats, per_chat=1)
+    senders = [OutboxSender(lambda: fresh_db, {"customer": telegram.bot()},
+                            settings(per_chat=1, overall=20)) for _ in range(2)]
+
+    await asyncio.gather(*(drain_until_done(sender, fresh_db) for sender in senders))
+
+    assert await states(fresh_db) == {"sent": 80}
+    assert all(sender.sent > 0 for sender in senders)  # both took part
+    assert telegram.refused == 0  # each alone at 20 a second: 40 together, and 429s
+    # A second may hold one or two more where one sender's booked sends run a little late
+    # into the other's; each sender alone would put 20 in every second.
+    assert most_in_any_second([s.at for s in telegram.accepted]) <= 22
+
+
 async def test_too_many_requests_waits_as_told_then_delivers(
     fresh_db: Database, telegram: Telegram
 ):

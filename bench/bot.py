@@ -135,6 +135,7 @@ async def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)  # as brigadier run has it
     config = load_config(environ=os.environ)
     db = open_database(args.database)
     app = create_app(config, db, clock=ManualClock(NOW), bots=True)

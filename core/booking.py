@@ -8,7 +8,7 @@ trigger forbids overlaps. Whoever loses gets ``SlotTaken`` with the nearest free
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -30,7 +30,6 @@ from core.models import (
     OrderLine,
     OrderStatusChange,
     Priority,
-    Worker,
     Zone,
 )
 from core.orders import OrderView, load_order, move, offer_notice, order_view, worker_chat
@@ -316,17 +315,16 @@ async def _choose_worker(
         # deadlock.
         savepoint = await tx.begin_nested()
         eligible = await tx.scalar(
-            select(Worker.id)
-            .where(Worker.id == candidate.worker_id, Worker.id.in_(workers))
-            .with_for_update()
+            *replace(workers, only=candidate.worker_id).statement(lock=True)
         )
         still: list[Candidate] = []
         if eligible is not None:
-            jobs = await load_jobs(
-                tx, Order.worker_id == candidate.worker_id, day, day, rules.tz
-            )
-            fresh = rows.one_worker(candidate.worker_id, jobs)
-            still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
+            jobs = await load_jobs(tx, [candidate.worker_id], day, day, rules.tz)
+            if list(jobs) == rows.jobs_of(candidate.worker_id):
+                still = [candidate]  # nothing changed since the first read
+            else:
+                fresh = rows.one_worker(candidate.worker_id, jobs)
+                still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
         if still:
             await savepoint.commit()
             return still[0]

@@ -12,11 +12,11 @@ where the other offers shown in the same message stand, for that redraw.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.assignment import Candidate, explain
@@ -46,6 +46,7 @@ from core.orders import (
 )
 from core.shifts import epoch_minutes
 from core.slots import (
+    Eligible,
     SlotRules,
     eligible_workers,
     load_job_spec,
@@ -278,13 +279,12 @@ async def _next_worker(
         tx, point=point, address_id=None if point else order.address_id
     )
     zone_ids = sold_zones(service, place)
-    refused = select(OfferRefusal.worker_id).where(OfferRefusal.order_id == order.id)
-    workers = eligible_workers(spec, zone_ids, order.client_id).where(Worker.id.not_in(refused))
+    workers = replace(eligible_workers(spec, zone_ids, order.client_id), order_id=order.id)
     start = epoch_minutes(order.starts_at)
     duration = int((order.ends_at - order.starts_at).total_seconds() // 60)
     day = order.starts_at.astimezone(rules.tz).date()
 
-    async def ranked(who: Select[Any]) -> list[Candidate]:
+    async def ranked(who: Eligible) -> list[Candidate]:
         workload = await load_workload(tx, who, order.client_id, day, day, rules.tz)
         if workload.empty:
             return []
@@ -300,7 +300,7 @@ async def _next_worker(
         await tx.execute(
             select(Worker.id).where(Worker.id == candidate.worker_id).with_for_update()
         )
-        still = await ranked(workers.where(Worker.id == candidate.worker_id))
+        still = await ranked(replace(workers, only=candidate.worker_id))
         if still:
             return still[0]
     return None

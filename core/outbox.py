@@ -23,11 +23,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Exists,
     Select,
+    bindparam,
     case,
     delete,
     exists,
@@ -122,19 +125,39 @@ def _outgoing(row: OutboxMessage) -> OutgoingMessage:
     )
 
 
+# The sender runs these all the time, so each statement is built once, its values bound at
+# execution ("bots", "now", ...).
+_WAITING = (PENDING, SENDING)
+
+
+def _paced(row: type[OutboxMessage]) -> Exists:
+    """The row's chat has spent its bucket: nothing goes to it before ``ready_at``."""
+    return exists().where(
+        OutboxPace.bot == row.bot,
+        OutboxPace.chat_id == row.chat_id,
+        OutboxPace.ready_at > bindparam("now"),
+    )
+
+
+def _due(row: type[OutboxMessage]) -> list[ColumnElement[bool]]:
+    return [
+        row.state.in_(_WAITING),
+        row.bot.in_(bindparam("bots", expanding=True)),
+        row.next_attempt_at <= bindparam("now"),
+        ~_paced(row),
+    ]
+
+
+_ANYTHING_DUE = select(OutboxMessage.id).where(*_due(OutboxMessage)).limit(1)
+
+
 async def anything_due(db: Database, *, bots: Collection[str], now: datetime) -> bool:
     """Whether a row waits to be sent now (its chat's limit aside): what an idle sender asks
     before it claims, in a transaction that only reads."""
     if not bots:
         return False
-    row = OutboxMessage
     async with db.transaction(read_only=True) as tx:
-        found = await tx.scalar(
-            select(row.id)
-            .where(row.state.in_((PENDING, SENDING)), row.bot.in_(bots),
-                   row.next_attempt_at <= now, ~_paced(row, now))
-            .limit(1)
-        )
+        found = await tx.scalar(_ANYTHING_DUE, {"bots": list(bots), "now": now})
     return found is not None
 
 
@@ -146,21 +169,25 @@ async def claim_messages(
     more urgent ones, each with the rows joined to it, for one lease."""
     if limit + extra_urgent <= 0 or not bots:
         return []
+    urgent = tuple(sorted(rules.urgent))
+    postgresql = db.dialect == "postgresql"
+    params: dict[str, Any] = {"bots": list(bots), "now": now}
     async with db.transaction(first=True) as tx:
-        await _end_blocked(tx, bots)
-        heads = _due_heads(db, bots, now, rules)
-        if extra_urgent and rules.urgent:
-            urgent = list(await tx.scalars(
-                heads.where(OutboxMessage.template.in_(rules.urgent)).limit(limit + extra_urgent)
+        await tx.execute(_END_BLOCKED, {"bots": params["bots"]})
+        if extra_urgent and urgent:
+            claimed = list(await tx.scalars(
+                _due_heads(postgresql, urgent, "urgent"), {**params, "limit": limit + extra_urgent}
             ))
-            room = limit - len(urgent)
-            ordinary = list(await tx.scalars(
-                heads.where(OutboxMessage.template.not_in(rules.urgent)).limit(room)
-            )) if room > 0 else []
-            claimed = urgent + ordinary
+            room = limit - len(claimed)
+            if room > 0:
+                claimed += await tx.scalars(
+                    _due_heads(postgresql, urgent, "ordinary"), {**params, "limit": room}
+                )
         else:
-            claimed = list(await tx.scalars(heads.limit(limit)))
-        groups = await _join_followers(tx, db, claimed, now, rules)
+            claimed = list(await tx.scalars(
+                _due_heads(postgresql, urgent, "all"), {**params, "limit": limit}
+            ))
+        groups = await _join_followers(tx, postgresql, claimed, now, rules)
         for group in groups:
             for message in group:
                 message.state = SENDING
@@ -169,77 +196,82 @@ async def claim_messages(
         return [Delivery(tuple(_outgoing(message) for message in group)) for group in groups]
 
 
-async def _end_blocked(tx: AsyncSession, bots: Collection[str]) -> None:
-    """Chats that blocked the bot: their waiting messages end here, unsent."""
-    row = OutboxMessage
-    blocked = exists().where(UnreachableChat.bot == row.bot, UnreachableChat.chat_id == row.chat_id)
-    await tx.execute(
-        update(row)
-        .where(row.state == PENDING, row.bot.in_(bots), blocked)
-        .values(state=UNREACHABLE, last_error="the chat blocked the bot")
-        .execution_options(synchronize_session=False)
+# Chats that blocked the bot: their waiting messages end here, unsent.
+_END_BLOCKED = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.state == PENDING,
+        OutboxMessage.bot.in_(bindparam("bots", expanding=True)),
+        exists().where(
+            UnreachableChat.bot == OutboxMessage.bot,
+            UnreachableChat.chat_id == OutboxMessage.chat_id,
+        ),
     )
+    .values(state=UNREACHABLE, last_error="the chat blocked the bot")
+    .execution_options(synchronize_session=False)
+)
 
 
-def _paced(row: type[OutboxMessage], now: datetime) -> Exists:
-    """The row's chat has spent its bucket: nothing goes to it before ``ready_at``."""
-    return exists().where(
-        OutboxPace.bot == row.bot, OutboxPace.chat_id == row.chat_id, OutboxPace.ready_at > now
-    )
-
-
-def _due_heads(
-    db: Database, bots: Collection[str], now: datetime, rules: DeliveryRules
-) -> Select[OutboxMessage]:
-    """Due rows at the head of their chat's queue whose chat may get a message now."""
+@cache
+def _due_heads(postgresql: bool, urgent: tuple[str, ...], part: str) -> Select[Any]:
+    """Due rows at the head of their chat's queue whose chat may get a message now: of
+    ``part`` "urgent" or "ordinary" templates, or "all", urgent ones first."""
     row = OutboxMessage
     earlier = aliased(OutboxMessage)
     ahead = exists().where(
         earlier.bot == row.bot,
         earlier.chat_id == row.chat_id,
         earlier.id < row.id,
-        earlier.state.in_((PENDING, SENDING)),
+        earlier.state.in_(_WAITING),
     )
-    query = select(row).where(
-        row.state.in_((PENDING, SENDING)),
-        row.bot.in_(bots),
-        row.next_attempt_at <= now,
-        ~ahead,
-        ~_paced(row, now),
-    )
-    if rules.urgent:
-        query = query.order_by(case((row.template.in_(rules.urgent), 0), else_=1))
-    query = query.order_by(row.id)
-    if db.dialect == "postgresql":
+    query = select(row).where(*_due(row), ~ahead)
+    if part == "urgent":
+        query = query.where(row.template.in_(urgent))
+    elif part == "ordinary":
+        query = query.where(row.template.not_in(urgent))
+    elif urgent:
+        query = query.order_by(case((row.template.in_(urgent), 0), else_=1))
+    query = query.order_by(row.id).limit(bindparam("limit"))
+    if postgresql:
         # Several senders at once: each skips the rows another is claiming right now.
         query = query.with_for_update(skip_locked=True, of=row)
     return query
 
 
+@cache
+def _followers(postgresql: bool) -> Select[Any]:
+    row = OutboxMessage
+    query = (
+        select(row)
+        .where(
+            row.bot.in_(bindparam("bots", expanding=True)),
+            row.chat_id.in_(bindparam("chats", expanding=True)),
+            row.state.in_(_WAITING),
+            row.id > bindparam("after"),
+        )
+        .order_by(row.id)
+    )
+    if postgresql:
+        # Rows behind a claimed head are claimable by nobody else; wait for a rare other writer.
+        query = query.with_for_update(of=row)
+    return query
+
+
 async def _join_followers(
-    tx: AsyncSession, db: Database, heads: list[OutboxMessage], now: datetime,
+    tx: AsyncSession, postgresql: bool, heads: list[OutboxMessage], now: datetime,
     rules: DeliveryRules,
 ) -> list[list[OutboxMessage]]:
     """Each head with the due rows of its template right behind it in its chat."""
     joinable = [head for head in heads if head.template in rules.joinable]
     if not joinable or rules.max_joined < 2:
         return [[head] for head in heads]
-    row = OutboxMessage
-    query = (
-        select(row)
-        .where(
-            row.bot.in_({head.bot for head in joinable}),
-            row.chat_id.in_({head.chat_id for head in joinable}),
-            row.state.in_((PENDING, SENDING)),
-            row.id > min(head.id for head in joinable),
-        )
-        .order_by(row.id)
-    )
-    if db.dialect == "postgresql":
-        # Rows behind a claimed head are claimable by nobody else; wait for a rare other writer.
-        query = query.with_for_update(of=row)
+    params = {
+        "bots": list({head.bot for head in joinable}),
+        "chats": list({head.chat_id for head in joinable}),
+        "after": min(head.id for head in joinable),
+    }
     behind: dict[tuple[str, int], list[OutboxMessage]] = {}
-    for message in await tx.scalars(query):
+    for message in await tx.scalars(_followers(postgresql), params):
         behind.setdefault((message.bot, message.chat_id), []).append(message)
     return [
         _joined(head, behind.get((head.bot, head.chat_id), []), now, rules)
@@ -270,6 +302,14 @@ def _text_size(message: OutboxMessage) -> int:
     return len(render(message.template, message.language, **message.params))
 
 
+_CREATE_LANE = (
+    postgresql_insert(OutboxLane)
+    .values(name=bindparam("name"), next_at=bindparam("next_at"))
+    .on_conflict_do_nothing(index_elements=[OutboxLane.name])
+)
+_LOCK_LANE = select(OutboxLane).where(OutboxLane.name == bindparam("name")).with_for_update()
+
+
 async def book_sends(
     db: Database, *, lane: str, count: int, now: datetime, spacing: timedelta
 ) -> datetime:
@@ -279,13 +319,8 @@ async def book_sends(
     async with db.transaction(first=True) as tx:
         if db.dialect == "postgresql":
             # Created once by whichever sender comes first; the others wait on its row lock.
-            await tx.execute(
-                postgresql_insert(OutboxLane).values(name=lane, next_at=now)
-                .on_conflict_do_nothing(index_elements=[OutboxLane.name])
-            )
-            booked = await tx.scalar(
-                select(OutboxLane).where(OutboxLane.name == lane).with_for_update()
-            )
+            await tx.execute(_CREATE_LANE, {"name": lane, "next_at": now})
+            booked = await tx.scalar(_LOCK_LANE, {"name": lane})
         else:  # SQLite: this transaction holds the write lock already
             booked = await tx.get(OutboxLane, lane)
         if booked is None:
@@ -327,14 +362,22 @@ async def mark_all_sent(
         await _sent(tx, accepted, rules)
 
 
+_SENT_ROWS = select(
+    OutboxMessage.id, OutboxMessage.bot, OutboxMessage.chat_id, OutboxMessage.attempts
+).where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+_PACES = select(OutboxPace).where(
+    OutboxPace.bot.in_(bindparam("bots", expanding=True)),
+    OutboxPace.chat_id.in_(bindparam("chats", expanding=True)),
+)
+_KNOWN_SENT = select(OutboxSent.outbox_id).where(
+    OutboxSent.outbox_id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def _sent(tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryRules) -> None:
     row = OutboxMessage
     ids = [row_id for message in accepted for row_id in message.message_ids]
-    found = {
-        hit.id: hit for hit in await tx.execute(
-            select(row.id, row.bot, row.chat_id, row.attempts).where(row.id.in_(ids))
-        )
-    }
+    found = {hit.id: hit for hit in await tx.execute(_SENT_ROWS, {"ids": ids})}
     chat_of = {row_id: (sent.bot, sent.chat_id) for row_id, sent in found.items()}
     attempts = {row_id: hit.attempts for row_id, hit in found.items()}
     sent = []
@@ -352,10 +395,10 @@ async def _sent(tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryR
     if chats:
         paces = {
             (pace.bot, pace.chat_id): pace
-            for pace in await tx.scalars(select(OutboxPace).where(
-                OutboxPace.bot.in_({bot for _, (bot, _) in chats}),
-                OutboxPace.chat_id.in_({chat_id for _, (_, chat_id) in chats}),
-            ))
+            for pace in await tx.scalars(_PACES, {
+                "bots": list({bot for _, (bot, _) in chats}),
+                "chats": list({chat_id for _, (_, chat_id) in chats}),
+            })
         }
         for message, (bot, chat_id) in chats:
             pace = paces.get((bot, chat_id))
@@ -366,9 +409,9 @@ async def _sent(tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryR
     remembered = [message for message in accepted if message.telegram_message_id is not None]
     if remembered:
         # A row sent twice (at least once) keeps the message it went out in first.
-        known = set(await tx.scalars(select(OutboxSent.outbox_id).where(
-            OutboxSent.outbox_id.in_([i for message in remembered for i in message.message_ids])
-        )))
+        known = set(await tx.scalars(
+            _KNOWN_SENT, {"ids": [i for message in remembered for i in message.message_ids]}
+        ))
         for message in remembered:
             for row_id in message.message_ids:
                 if row_id not in known:

@@ -8,13 +8,14 @@ interval is tied to one of the zones the manager allows the worker (``worker_zon
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -350,17 +351,9 @@ async def _refuse_extra_overlap(
             )
 
 
-async def load_shift_rows(
-    tx: AsyncSession,
-    worker_ids: Sequence[int] | None,
-    first: date,
-    last: date,
-    *,
-    eligible: object | None = None,
-) -> tuple[list[PatternRow], list[ExceptionRow]]:
-    """Patterns and exceptions touching [first, last] for the given workers (or a subquery)."""
-    who = eligible if eligible is not None else worker_ids
-    patterns = select(
+@cache
+def _pattern_query(some_weekdays: bool) -> Select[*tuple[Any, ...]]:
+    query = select(
         ShiftPattern.worker_id,
         ShiftPattern.zone_id,
         ShiftPattern.weekday,
@@ -369,29 +362,44 @@ async def load_shift_rows(
         ShiftPattern.valid_from,
         ShiftPattern.valid_until,
     ).where(
-        ShiftPattern.worker_id.in_(who),  # type: ignore[arg-type]
-        ShiftPattern.valid_from <= last,
-        (ShiftPattern.valid_until.is_(None)) | (ShiftPattern.valid_until >= first),
+        ShiftPattern.worker_id.in_(bindparam("workers", expanding=True)),
+        ShiftPattern.valid_from <= bindparam("last"),
+        (ShiftPattern.valid_until.is_(None)) | (ShiftPattern.valid_until >= bindparam("first")),
     )
+    if some_weekdays:
+        query = query.where(ShiftPattern.weekday.in_(bindparam("weekdays", expanding=True)))
+    return query
+
+
+_EXCEPTION_QUERY = select(
+    ShiftException.worker_id,
+    ShiftException.day,
+    ShiftException.kind,
+    ShiftException.zone_id,
+    ShiftException.starts,
+    ShiftException.ends,
+).where(
+    ShiftException.worker_id.in_(bindparam("workers", expanding=True)),
+    ShiftException.day >= bindparam("first"),
+    ShiftException.day <= bindparam("last"),
+)
+
+
+async def load_shift_rows(
+    tx: AsyncSession, worker_ids: Collection[int], first: date, last: date
+) -> tuple[list[PatternRow], list[ExceptionRow]]:
+    """Patterns and exceptions touching [first, last] for the given workers.
+
+    The statements are built once: slot searches and bookings run them all the time.
+    """
+    params: dict[str, Any] = {"workers": list(worker_ids), "first": first, "last": last}
     weekdays = sorted({day.weekday() for day in days(first, last)})
-    if len(weekdays) < 7:
-        # A day or a few: only their weekdays' patterns touch the range.
-        patterns = patterns.where(ShiftPattern.weekday.in_(weekdays))
-    pattern_rows = await tx.execute(patterns)
-    exception_rows = await tx.execute(
-        select(
-            ShiftException.worker_id,
-            ShiftException.day,
-            ShiftException.kind,
-            ShiftException.zone_id,
-            ShiftException.starts,
-            ShiftException.ends,
-        ).where(
-            ShiftException.worker_id.in_(who),  # type: ignore[arg-type]
-            ShiftException.day >= first,
-            ShiftException.day <= last,
-        )
-    )
+    # A day or a few: only their weekdays' patterns touch the range.
+    some_weekdays = len(weekdays) < 7
+    if some_weekdays:
+        params["weekdays"] = weekdays
+    pattern_rows = await tx.execute(_pattern_query(some_weekdays), params)
+    exception_rows = await tx.execute(_EXCEPTION_QUERY, params)
     return (
         [PatternRow(*row) for row in pattern_rows],
         [ExceptionRow(*row) for row in exception_rows],

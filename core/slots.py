@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -30,6 +30,7 @@ from core.geo import Point
 from core.models import (
     Address,
     ClientWorker,
+    OfferRefusal,
     Order,
     Service,
     Worker,
@@ -188,26 +189,70 @@ def sold_zones(service: Service, place: Place) -> tuple[int, ...]:
     return zone_ids
 
 
+@dataclass(frozen=True)
+class Eligible:
+    """The workers who may take a job: active, allowed in one of its zones, with each of its
+    skills, not on the client's blocked list; for an offer passed on, not among those who
+    refused ``order_id``; with ``only``, that one worker alone (when eligible)."""
+
+    zone_ids: tuple[int, ...]
+    skills: tuple[str, ...]
+    client_id: int | None
+    order_id: int | None = None
+    only: int | None = None
+
+    def statement(
+        self, *, lock: bool = False
+    ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+        """Their ids, homes and ratings (``lock``: locked ``FOR UPDATE``), and its values."""
+        query = _eligible_query(
+            len(self.skills), self.client_id is not None, self.order_id is not None,
+            self.only is not None, lock,
+        )
+        params: dict[str, Any] = {"zones": list(self.zone_ids), "client": self.client_id,
+                                  "order": self.order_id, "worker": self.only}
+        params.update({f"skill_{n}": skill for n, skill in enumerate(self.skills)})
+        return query, params
+
+
 def eligible_workers(
     spec: JobSpec, zone_ids: Sequence[int], client_id: int | None
-) -> Select[Any]:
-    query = select(Worker.id).where(
+) -> Eligible:
+    return Eligible(tuple(zone_ids), spec.skills, client_id)
+
+
+@lru_cache(maxsize=64)
+def _eligible_query(
+    skills: int, blocked: bool, refused: bool, only: bool, lock: bool
+) -> Select[*tuple[Any, ...]]:
+    """Built once for each shape: slot searches and bookings run it all the time."""
+    query = select(Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating).where(
         Worker.active.is_(True),
-        Worker.id.in_(select(WorkerZone.worker_id).where(WorkerZone.zone_id.in_(zone_ids))),
-    )
-    for skill in spec.skills:
-        query = query.where(
-            Worker.id.in_(select(WorkerSkill.worker_id).where(WorkerSkill.skill == skill))
-        )
-    if client_id is not None:
-        query = query.where(
-            Worker.id.not_in(
-                select(ClientWorker.worker_id).where(
-                    ClientWorker.client_id == client_id,
-                    ClientWorker.kind == WorkerPreference.BLOCKED,
-                )
+        Worker.id.in_(
+            select(WorkerZone.worker_id).where(
+                WorkerZone.zone_id.in_(bindparam("zones", expanding=True))
             )
-        )
+        ),
+    )
+    for n in range(skills):
+        query = query.where(Worker.id.in_(
+            select(WorkerSkill.worker_id).where(WorkerSkill.skill == bindparam(f"skill_{n}"))
+        ))
+    if blocked:
+        query = query.where(Worker.id.not_in(
+            select(ClientWorker.worker_id).where(
+                ClientWorker.client_id == bindparam("client"),
+                ClientWorker.kind == WorkerPreference.BLOCKED,
+            )
+        ))
+    if refused:
+        query = query.where(Worker.id.not_in(
+            select(OfferRefusal.worker_id).where(OfferRefusal.order_id == bindparam("order"))
+        ))
+    if only:
+        query = query.where(Worker.id == bindparam("worker"))
+    if lock:
+        query = query.with_for_update(of=Worker)
     return query
 
 
@@ -228,6 +273,10 @@ class WorkloadRows:
         return _workload(self.info, self.preferred, self.patterns, self.exceptions, self.jobs,
                          days(self.first, self.last), self.tz)
 
+    def jobs_of(self, worker_id: int) -> list[Any]:
+        """The worker's jobs as read, in the order :func:`load_jobs` gives them."""
+        return [job for job in self.jobs if job.worker_id == worker_id]
+
     def one_worker(self, worker_id: int, jobs: Sequence[Any]) -> Workload:
         """The worker's workload with ``jobs`` read again (see :func:`load_jobs`)."""
         info = {worker_id: self.info[worker_id]} if worker_id in self.info else {}
@@ -244,7 +293,7 @@ class WorkloadRows:
 
 async def load_workload(
     tx: AsyncSession,
-    workers: Select[Any],
+    workers: Eligible,
     client_id: int | None,
     first: date,
     last: date,
@@ -257,7 +306,7 @@ async def load_workload(
 
 async def read_workload(
     tx: AsyncSession,
-    workers: Select[Any],
+    workers: Eligible,
     client_id: int | None,
     first: date,
     last: date,
@@ -265,52 +314,55 @@ async def read_workload(
 ) -> WorkloadRows:
     info = {
         worker_id: (lat, lon, rating)
-        for worker_id, lat, lon, rating in await tx.execute(
-            select(Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating).where(
-                Worker.id.in_(workers)
-            )
-        )
+        for worker_id, lat, lon, rating in await tx.execute(*workers.statement())
     }
     preferred: set[int] = set()
     if client_id is not None:
-        preferred = set(
-            await tx.scalars(
-                select(ClientWorker.worker_id).where(
-                    ClientWorker.client_id == client_id,
-                    ClientWorker.kind == WorkerPreference.PREFERRED,
-                )
-            )
-        )
-    patterns, exceptions = await load_shift_rows(tx, None, first, last, eligible=workers)
-    jobs = await load_jobs(tx, Order.worker_id.in_(workers), first, last, tz)
+        preferred = set(await tx.scalars(_PREFERRED_QUERY, {"client_id": client_id}))
+    patterns, exceptions = await load_shift_rows(tx, info, first, last)
+    jobs = await load_jobs(tx, info, first, last, tz)
     return WorkloadRows(info, preferred, patterns, exceptions, jobs, first, last, tz)
 
 
+_PREFERRED_QUERY = select(ClientWorker.worker_id).where(
+    ClientWorker.client_id == bindparam("client_id"),
+    ClientWorker.kind == WorkerPreference.PREFERRED,
+)
+
+# Jobs near a range of days (half a day either side: travel to and from them counts), by
+# worker and start. Built once: every slot search and booking runs it.
+_JOBS_QUERY = (
+    select(
+        Order.worker_id,
+        minutes_since_epoch(Order.starts_at),
+        minutes_since_epoch(Order.ends_at),
+        Order.lat,
+        Order.lon,
+    )
+    .where(
+        Order.worker_id.in_(bindparam("workers", expanding=True)),
+        Order.status != CANCELLED,
+        Order.starts_at < bindparam("before"),
+        Order.ends_at > bindparam("after"),
+    )
+    .order_by(Order.worker_id, Order.starts_at)
+)
+
+
 async def load_jobs(
-    tx: AsyncSession, whose: ColumnElement[bool], first: date, last: date, tz: ZoneInfo
+    tx: AsyncSession, worker_ids: Collection[int], first: date, last: date, tz: ZoneInfo
 ) -> Sequence[Any]:
-    """Jobs near ``first``..``last`` of the workers ``whose`` selects, by worker and start."""
+    """Jobs near ``first``..``last`` of the workers, by worker and start."""
     range_start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     range_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    order_query = (
-        select(
-            Order.worker_id,
-            minutes_since_epoch(Order.starts_at),
-            minutes_since_epoch(Order.ends_at),
-            Order.lat,
-            Order.lon,
-        )
-        .where(
-            whose,
-            Order.status != CANCELLED,
-            Order.starts_at < range_end + timedelta(hours=12),
-            Order.ends_at > range_start - timedelta(hours=12),
-        )
-        .order_by(Order.worker_id, Order.starts_at)
-    )
+    params = {
+        "workers": list(worker_ids),
+        "before": range_end + timedelta(hours=12),
+        "after": range_start - timedelta(hours=12),
+    }
     # Plain Core rows: thousands of them, no ORM entities needed.
     connection = await tx.connection()
-    return (await connection.execute(order_query)).all()
+    return (await connection.execute(_JOBS_QUERY, params)).all()
 
 
 def _workload(

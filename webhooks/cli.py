@@ -388,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiogram says "Update ... is handled" for every update: noise at hundreds a second (a
+    # failing update is still logged, as an error).
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     try:
         args = build_parser().parse_args(argv)
         config = load_config(args.config)

@@ -405,7 +405,7 @@ async def _tell(
                               {"number": order.number, "day": f"{local:%d.%m.%Y}",
                                "start": f"{local:%H:%M}"}))
     kind = "order.assigned" if order.worker_id != old_worker else "order.rescheduled"
-    await record_event(tx, kind=kind, order_id=order.id, payload={
+    record_event(tx, kind=kind, order_id=order.id, payload={
         "worker_id": order.worker_id,
         "from_worker_id": old_worker,
         "starts_at": order.starts_at.isoformat(),

@@ -35,9 +35,11 @@ from core.models import (
 from core.orders import OrderView, load_order, move, offer_notice, order_view, worker_chat
 from core.shifts import epoch_minutes, from_epoch_minutes
 from core.slots import (
+    Eligible,
     JobSpec,
     Place,
     SlotRules,
+    WorkloadRows,
     eligible_workers,
     find_slots,
     load_job_spec,
@@ -261,7 +263,8 @@ async def _book(
         if client.telegram_user_id
         else []
     )
-    await record_event(
+    offer = await offer_notice(tx, order, candidate.worker_id, tz=rules.tz)
+    record_event(
         tx,
         kind="order.booked",
         order_id=order.id,
@@ -272,8 +275,7 @@ async def _book(
         },
         notices=client_chat,
     )
-    offer = await offer_notice(tx, order, candidate.worker_id, tz=rules.tz)
-    await record_event(
+    record_event(
         tx,
         kind="order.assigned",
         order_id=order.id,
@@ -307,29 +309,67 @@ async def _choose_worker(
         if not candidates:
             raise _NoWorkerFree
         return candidates[0]
+    # Bookings are serialised per worker: each locks the worker's row, then re-reads their
+    # jobs, as another booking may have committed between our first read and the lock (shifts
+    # are not booked, jobs are). Workers another booking holds right now come last: that one
+    # is most likely after the same start, and a free worker nearly as good beats a wait for a
+    # worker who may not be free at all. A moved job waits for its own worker, though.
+    locked_elsewhere: list[Candidate] = []
     for candidate in candidates:
-        # Serialise bookings per worker, then re-read their jobs: another booking may have
-        # committed between our first read and the lock (shifts are not booked, jobs are).
-        # The lock is taken in a savepoint so that a worker who turned out busy is let go at
-        # once: holding it while waiting for the next candidate's lock is how two bookings
-        # deadlock.
-        savepoint = await tx.begin_nested()
-        eligible = await tx.scalar(
-            *replace(workers, only=candidate.worker_id).statement(lock=True)
-        )
-        still: list[Candidate] = []
-        if eligible is not None:
-            jobs = await load_jobs(tx, [candidate.worker_id], day, day, rules.tz)
-            if list(jobs) == rows.jobs_of(candidate.worker_id):
-                still = [candidate]  # nothing changed since the first read
-            else:
-                fresh = rows.one_worker(candidate.worker_id, jobs)
-                still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
-        if still:
-            await savepoint.commit()
-            return still[0]
-        await savepoint.rollback()
+        taken = await _lock_if_free(tx, workers, rows, candidate, spec, place, zone_ids, start,
+                                    rules, wait=candidate.worker_id == prefer)
+        if isinstance(taken, Candidate):
+            return taken
+        if taken is _LOCKED_ELSEWHERE:
+            locked_elsewhere.append(candidate)
+    for candidate in locked_elsewhere:
+        taken = await _lock_if_free(tx, workers, rows, candidate, spec, place, zone_ids, start,
+                                    rules, wait=True)
+        if isinstance(taken, Candidate):
+            return taken
     raise _NoWorkerFree
+
+
+_LOCKED_ELSEWHERE = "locked elsewhere"
+
+
+async def _lock_if_free(
+    tx: AsyncSession,
+    workers: Eligible,
+    rows: WorkloadRows,
+    candidate: Candidate,
+    spec: JobSpec,
+    place: Place,
+    zone_ids: tuple[int, ...],
+    start: int,
+    rules: SlotRules,
+    *,
+    wait: bool,
+) -> Candidate | str | None:
+    """The candidate, locked, when still eligible and free at ``start``; else no lock and None,
+    or without ``wait`` ``_LOCKED_ELSEWHERE`` when another transaction holds the worker (or
+    they are no longer eligible: the wait will tell)."""
+    # In a savepoint, so that a worker who turned out busy is let go at once: holding them
+    # while waiting for the next candidate's lock is how two bookings deadlock.
+    savepoint = await tx.begin_nested()
+    query, params = replace(workers, only=candidate.worker_id).statement(
+        lock=True, skip_locked=not wait
+    )
+    still: list[Candidate] = []
+    locked = await tx.scalar(query, params) is not None
+    if locked:
+        day = from_epoch_minutes(start, rules.tz).date()
+        jobs = await load_jobs(tx, [candidate.worker_id], day, day, rules.tz)
+        if list(jobs) == rows.jobs_of(candidate.worker_id):
+            still = [candidate]  # nothing changed since the first read
+        else:
+            fresh = rows.one_worker(candidate.worker_id, jobs)
+            still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
+    if still:
+        await savepoint.commit()
+        return still[0]
+    await savepoint.rollback()
+    return None if locked or wait else _LOCKED_ELSEWHERE
 
 
 def _candidates_at(
@@ -525,7 +565,7 @@ async def _record_move(
     if old_chat is not None and (new_chat is None or old_chat[0] != new_chat[0]):
         removed = {"number": order.number, "when": _wall(old_start, rules)}
         notices.append(Notice("worker", old_chat[0], old_chat[1], "notice.job_removed", removed))
-    await record_event(
+    record_event(
         tx,
         kind="order.rescheduled",
         order_id=order.id,

@@ -361,7 +361,7 @@ async def close_callback_task(
             task.closed_by = user_id
             task.note = note.strip()[:NOTE_LENGTH]
             await tx.flush()
-            await record_event(tx, kind="callback.closed", payload=_task_payload(task))
+            record_event(tx, kind="callback.closed", payload=_task_payload(task))
         client = await tx.get(Client, task.client_id) if task.client_id else None
         return _task_view(task, client)
 
@@ -623,7 +623,7 @@ async def _close_called_back(tx: AsyncSession, call: Call, at: datetime) -> None
         task.closed_by_call_id = call.id
     await tx.flush()
     for task in tasks:
-        await record_event(tx, kind="callback.closed", payload=_task_payload(task))
+        record_event(tx, kind="callback.closed", payload=_task_payload(task))
 
 
 async def _user_by_extension(tx: AsyncSession, extension: str | None) -> int | None:

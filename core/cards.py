@@ -336,7 +336,7 @@ async def repeat_last_order(
         assert order is not None
         if order.payment_method is None:
             order.payment_method = draft.payment_method
-            await record_event(
+            record_event(
                 tx,
                 kind="order.edited",
                 order_id=order.id,

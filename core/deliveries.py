@@ -114,7 +114,7 @@ async def report_breakdown(
                                       {"worker": worker.name if worker else str(worker_id),
                                        "reason": reason.strip(),
                                        "orders": ", ".join(numbers) or "—"}))
-        await record_event(tx, kind="route.breakdown",
+        record_event(tx, kind="route.breakdown",
                            payload={"worker_id": worker_id, "reason": reason.strip(),
                                     "orders": [order.id for order in orders]},
                            notices=notices)

@@ -202,7 +202,7 @@ async def _tell_change(
         notices.append(Notice("worker", old_worker.telegram_user_id, old_worker.language,
                               "notice.job_removed", {"number": order.number, "when": when}))
     if change.worker_id is None:
-        await record_event(tx, kind="order.unassigned", order_id=order.id, payload={
+        record_event(tx, kind="order.unassigned", order_id=order.id, payload={
             "from_worker_id": change.old_worker_id, "planner": planner,
         }, notices=notices)
         return
@@ -212,7 +212,7 @@ async def _tell_change(
     ):
         notices.append(_arrival_notice(order, client, tz, margin))
     kind = "order.assigned" if change.worker_id != change.old_worker_id else "order.rescheduled"
-    await record_event(tx, kind=kind, order_id=order.id, payload={
+    record_event(tx, kind=kind, order_id=order.id, payload={
         "worker_id": change.worker_id,
         "from_worker_id": change.old_worker_id,
         "starts_at": order.starts_at.isoformat(),
@@ -252,7 +252,7 @@ async def _tell_route(
                               "notice.route_planned",
                               {"day": f"{plan.day:%d.%m.%Y}", "count": len(route.stops),
                                "stops": "\n".join(lines)}))
-    await record_event(tx, kind="route.planned", payload={
+    record_event(tx, kind="route.planned", payload={
         "day": plan.day.isoformat(),
         "zone_id": plan.zone_id,
         "worker_id": route.worker_id,

@@ -26,7 +26,7 @@ class Notice:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-async def record_event(
+def record_event(
     tx: AsyncSession,
     *,
     kind: str,
@@ -34,19 +34,22 @@ async def record_event(
     payload: Mapping[str, Any] | None = None,
     notices: Iterable[Notice] = (),
 ) -> Event:
+    """Add the event and its chat messages to the transaction.
+
+    They are written at its next flush, together with whatever else it recorded by then: a
+    booking's two events take one INSERT, and their messages another.
+    """
     event = Event(kind=kind, order_id=order_id, payload=dict(payload or {}))
     tx.add(event)
-    await tx.flush()
-    for notice in notices:
-        tx.add(
-            OutboxMessage(
-                event_id=event.id,
-                bot=notice.bot,
-                chat_id=notice.chat_id,
-                language=notice.language,
-                template=notice.template,
-                params=dict(notice.params),
-            )
+    tx.add_all(
+        OutboxMessage(
+            event=event,
+            bot=notice.bot,
+            chat_id=notice.chat_id,
+            language=notice.language,
+            template=notice.template,
+            params=dict(notice.params),
         )
-    await tx.flush()
+        for notice in notices
+    )
     return event

@@ -79,7 +79,7 @@ async def propose_extra(
         about = {"number": order.number, "order_id": order.id, "service": view.service,
                  "quantity": quantity,
                  "total": per_language(partial(amount_text, view.total_now))}
-        await record_event(
+        record_event(
             tx, kind="order.change_proposed", order_id=order.id,
             payload={"change_id": change.id, "worker_id": worker_id},
             notices=[Notice("worker", chat, language, "notice.extra_proposed", about)
@@ -119,7 +119,7 @@ async def approve_change(
                                   "notice.extra_approved", about))
         if order.worker_id and (chat := await worker_chat(tx, order.worker_id)):
             notices.append(Notice("worker", chat[0], chat[1], "notice.extra_approved", about))
-        await record_event(tx, kind="order.change_approved", order_id=order.id,
+        record_event(tx, kind="order.change_approved", order_id=order.id,
                            payload={"change_id": change.id, "user_id": user_id,
                                     "total": order.total}, notices=notices)
         return view
@@ -142,7 +142,7 @@ async def reject_change(
             notices.append(Notice("worker", chat[0], chat[1], "notice.extra_rejected",
                                   {"number": order.number, "order_id": order.id,
                                    "service": view.service, "reason": change.reason}))
-        await record_event(tx, kind="order.change_rejected", order_id=order.id,
+        record_event(tx, kind="order.change_rejected", order_id=order.id,
                            payload={"change_id": change.id, "user_id": user_id},
                            notices=notices)
         return view

@@ -131,7 +131,7 @@ async def give_consent(
             await advance(tx, order, Status.IN_PRODUCTION, actor=f"client:{client.id}",
                           now=now, notices=notices)
         else:
-            await record_event(tx, kind="order.consent_refused", order_id=order.id,
+            record_event(tx, kind="order.consent_refused", order_id=order.id,
                                payload={"client_id": client.id}, notices=notices)
         return await order_view(tx, order)
 

@@ -247,7 +247,7 @@ async def advance(
     move(order, target, actor=actor, now=now, reason=reason, known=known)
     await tx.flush()
     told = await status_notices(tx, order) if announce else []
-    await record_event(
+    record_event(
         tx, kind="order.status_changed", order_id=order.id,
         payload={"from": source, "to": order.status, "actor": actor, "reason": reason or ""},
         notices=[*_unless_told(told, notices or []), *(notices or [])],
@@ -273,7 +273,7 @@ async def finish(
         # Closing is next, and a manager must confirm it first: managers hear it waits.
         about = {"number": order.number, "order_id": order.id,
                  "total": per_language(partial(amount_text, order.total))}
-        await record_event(
+        record_event(
             tx, kind="order.awaits_confirmation", order_id=order.id,
             notices=[Notice("worker", chat, language, "notice.awaits_confirmation", about)
                      for chat, language in await manager_chats(tx)],
@@ -318,7 +318,7 @@ async def set_off(
         source = order.status
         move(order, Status.ON_THE_WAY, actor=f"worker:{worker_id}", now=now, known=known)
         await tx.flush()
-        await record_event(
+        record_event(
             tx, kind="order.status_changed", order_id=order.id,
             payload={"from": source, "to": order.status, "actor": f"worker:{worker_id}",
                      "eta": eta.isoformat()},
@@ -436,7 +436,7 @@ async def set_worker_comment(
         order = await own_job(tx, worker_id, order_id)
         order.worker_comment = comment.strip()
         await tx.flush()
-        await record_event(tx, kind="order.edited", order_id=order.id,
+        record_event(tx, kind="order.edited", order_id=order.id,
                            payload={"actor": f"worker:{worker_id}", "field": "worker_comment"})
         return await order_view(tx, order)
 

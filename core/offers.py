@@ -185,7 +185,7 @@ async def accept_offer(
 async def _accept(tx: AsyncSession, order: Order, worker_id: int, now: datetime) -> None:
     move(order, Status.ACCEPTED, actor=f"worker:{worker_id}", now=now)
     await tx.flush()
-    await record_event(
+    record_event(
         tx, kind="order.accepted", order_id=order.id, payload={"worker_id": worker_id},
         notices=await status_notices(tx, order),
     )
@@ -249,7 +249,7 @@ async def pass_on(
     if reason == TIMED_OUT and (chat := await worker_chat(tx, previous)):
         notices.append(Notice("worker", chat[0], chat[1], "notice.offer_expired",
                               {"number": order.number, "order_id": order.id}))
-    await record_event(tx, kind="order.offer_refused", order_id=order.id,
+    record_event(tx, kind="order.offer_refused", order_id=order.id,
                        payload={"worker_id": previous, "reason": reason}, notices=notices)
     candidate = await _next_worker(tx, order, rules, lock=lock)
     if candidate is None:
@@ -259,7 +259,7 @@ async def pass_on(
     order.assignment_note = explain(candidate)
     move(order, Status.ASSIGNED, actor="system", now=now, reason=order.assignment_note)
     await tx.flush()
-    await record_event(
+    record_event(
         tx, kind="order.assigned", order_id=order.id,
         payload={"worker_id": candidate.worker_id, "why": order.assignment_note,
                  "from_worker_id": previous},
@@ -317,7 +317,7 @@ async def _unassignable(tx: AsyncSession, order: Order, rules: SlotRules) -> Non
         when = f"{order.starts_at.astimezone(rules.tz):%d.%m.%Y %H:%M}"
         notices.append(Notice("worker", user.telegram_user_id, language,
                               "notice.order_unassignable", {"number": order.number, "when": when}))
-    await record_event(
+    record_event(
         tx, kind="order.unassignable", order_id=order.id,
         payload={"zone_id": order.zone_id, "responsible_user_id": user.id if user else None},
         notices=notices,

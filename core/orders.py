@@ -139,13 +139,10 @@ class OrderView:
 
 
 async def order_view(tx: AsyncSession, order: Order) -> OrderView:
+    # Most often loaded already: the identity map answers without a statement.
     services = {
-        s.id: s
-        for s in await tx.execute(
-            select(Service.id, Service.code, Service.names).where(
-                Service.id.in_({line.service_id for line in order.lines})
-            )
-        )
+        service_id: await tx.get_one(Service, service_id)
+        for service_id in {line.service_id for line in order.lines}
     }
     return OrderView(
         id=order.id,
@@ -310,7 +307,7 @@ async def change_status(
         source = order.status
         move(order, target, actor=actor, now=now, reason=reason)
         await tx.flush()
-        await record_event(
+        record_event(
             tx,
             kind="order.status_changed",
             order_id=order.id,
@@ -338,7 +335,7 @@ async def edit_comments(
         if manager_comment is not None:
             order.manager_comment = manager_comment
         await tx.flush()
-        await record_event(tx, kind="order.edited", order_id=order.id, payload={"actor": actor})
+        record_event(tx, kind="order.edited", order_id=order.id, payload={"actor": actor})
         return await order_view(tx, order)
 
 

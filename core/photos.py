@@ -61,6 +61,6 @@ async def attach_photo(
             select(func.count()).select_from(OrderPhoto)
             .where(OrderPhoto.order_id == order_id, OrderPhoto.kind == kind)
         )
-        await record_event(tx, kind="order.photo_added", order_id=order_id,
+        record_event(tx, kind="order.photo_added", order_id=order_id,
                            payload={"photo_id": photo.id, "kind": kind, "worker_id": worker_id})
         return PhotoInfo(photo.id, order_id, kind, item_id, path, int(count or 0))

@@ -67,14 +67,14 @@ async def rate_order(
                 tx.add(case)
                 await tx.flush()
                 case_id = case.id
-                await record_event(
+                record_event(
                     tx,
                     kind="quality.case_opened",
                     order_id=order_id,
                     payload={"case_id": case.id, "rating_id": rating.id, "stars": stars,
                              "client_id": client_id},
                 )
-            await record_event(
+            record_event(
                 tx,
                 kind="order.rated",
                 order_id=order_id,

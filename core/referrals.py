@@ -52,7 +52,7 @@ async def record_referral(
                 return False
             tx.add(Referral(client_id=client_id, referrer_id=referrer_id, created_at=now))
             await tx.flush()
-            await record_event(
+            record_event(
                 tx, kind="client.referred",
                 payload={"client_id": client_id, "referrer_id": referrer_id},
             )
@@ -91,7 +91,7 @@ async def reward_referral(
         notice = await _add_points(tx, client_id, points, template) if points > 0 else None
         if notice is not None:
             notices.append(notice)
-    await record_event(
+    record_event(
         tx, kind="referral.rewarded", order_id=order.id,
         payload={"client_id": reward.client_id, "referrer_id": reward.referrer_id,
                  "referrer_points": reward.referrer_points,

@@ -202,15 +202,18 @@ class Eligible:
     only: int | None = None
 
     def statement(
-        self, *, lock: bool = False
+        self, *, lock: bool = False, skip_locked: bool = False, preferred_by: int | None = None
     ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
-        """Their ids, homes and ratings (``lock``: locked ``FOR UPDATE``), and its values."""
+        """Their ids, homes, ratings and whether client ``preferred_by`` prefers them
+        (``lock``: locked ``FOR UPDATE``, leaving out those locked elsewhere with
+        ``skip_locked``), and the statement's values."""
         query = _eligible_query(
             len(self.skills), self.client_id is not None, self.order_id is not None,
-            self.only is not None, lock,
+            self.only is not None, "skip" if lock and skip_locked else "wait" if lock else "",
         )
         params: dict[str, Any] = {"zones": list(self.zone_ids), "client": self.client_id,
-                                  "order": self.order_id, "worker": self.only}
+                                  "order": self.order_id, "worker": self.only,
+                                  "preferred_by": preferred_by}
         params.update({f"skill_{n}": skill for n, skill in enumerate(self.skills)})
         return query, params
 
@@ -223,10 +226,18 @@ def eligible_workers(
 
 @lru_cache(maxsize=64)
 def _eligible_query(
-    skills: int, blocked: bool, refused: bool, only: bool, lock: bool
+    skills: int, blocked: bool, refused: bool, only: bool, lock: str
 ) -> Select[*tuple[Any, ...]]:
     """Built once for each shape: slot searches and bookings run it all the time."""
-    query = select(Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating).where(
+    preferred = Worker.id.in_(
+        select(ClientWorker.worker_id).where(
+            ClientWorker.client_id == bindparam("preferred_by"),
+            ClientWorker.kind == WorkerPreference.PREFERRED,
+        )
+    )
+    query = select(
+        Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating, preferred
+    ).where(
         Worker.active.is_(True),
         Worker.id.in_(
             select(WorkerZone.worker_id).where(
@@ -252,7 +263,7 @@ def _eligible_query(
     if only:
         query = query.where(Worker.id == bindparam("worker"))
     if lock:
-        query = query.with_for_update(of=Worker)
+        query = query.with_for_update(of=Worker, skip_locked=lock == "skip")
     return query
 
 
@@ -312,22 +323,17 @@ async def read_workload(
     last: date,
     tz: ZoneInfo,
 ) -> WorkloadRows:
-    info = {
-        worker_id: (lat, lon, rating)
-        for worker_id, lat, lon, rating in await tx.execute(*workers.statement())
-    }
+    info: dict[int, tuple[float | None, float | None, float]] = {}
     preferred: set[int] = set()
-    if client_id is not None:
-        preferred = set(await tx.scalars(_PREFERRED_QUERY, {"client_id": client_id}))
+    query, params = workers.statement(preferred_by=client_id)
+    for worker_id, lat, lon, rating, is_preferred in await tx.execute(query, params):
+        info[worker_id] = (lat, lon, rating)
+        if is_preferred:
+            preferred.add(worker_id)
     patterns, exceptions = await load_shift_rows(tx, info, first, last)
     jobs = await load_jobs(tx, info, first, last, tz)
     return WorkloadRows(info, preferred, patterns, exceptions, jobs, first, last, tz)
 
-
-_PREFERRED_QUERY = select(ClientWorker.worker_id).where(
-    ClientWorker.client_id == bindparam("client_id"),
-    ClientWorker.kind == WorkerPreference.PREFERRED,
-)
 
 # Jobs near a range of days (half a day either side: travel to and from them counts), by
 # worker and start. Built once: every slot search and booking runs it.

@@ -39,7 +39,7 @@ async def post_support_message(
         )
         tx.add(message)
         await tx.flush()
-        await record_event(
+        record_event(
             tx,
             kind="support.message",
             payload={"message_id": message.id, "client_id": client_id,
@@ -60,7 +60,7 @@ async def request_callback(
 ) -> None:
     """The customer asks the office to call them back (e.g. their address is outside our zones)."""
     async with db.transaction() as tx:
-        await record_event(
+        record_event(
             tx,
             kind="client.callback_requested",
             payload={

@@ -50,7 +50,7 @@ async def flag_late_starts(
             progress = await job_progress(tx, order.id)
             progress.late_flagged_at = now
             await tx.flush()
-            await record_event(tx, kind="order.late_start", order_id=order.id,
+            record_event(tx, kind="order.late_start", order_id=order.id,
                                payload={"worker_id": order.worker_id,
                                         "starts_at": order.starts_at.isoformat()},
                                notices=await _late_notices(tx, order, tz))

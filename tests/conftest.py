@@ -137,6 +137,14 @@ async def fresh_db(
     await database.dispose()
 
 
+@pytest.fixture
+async def pg_db(postgres: PostgresServer, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database of the test's own on PostgreSQL, for what only PostgreSQL does."""
+    database = await new_database("postgresql", postgres, tmp_path)
+    yield database
+    await database.dispose()
+
+
 REDIS_URL = os.environ.get("BRIGADIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -103,7 +103,7 @@ async def queue(db: Database, chats: list[int], per_chat: int, language: str = "
                 number += 1
                 notice = Notice("customer", chat_id, language, "notice.order_status",
                                 {"number": number, "status": "ok"})
-                await record_event(tx, kind="test", notices=[notice])
+                record_event(tx, kind="test", notices=[notice])
 
 
 async def states(db: Database) -> Counter[str]:
@@ -377,7 +377,7 @@ async def queue_offers(db: Database, chat_id: int, numbers: range) -> None:
             params = {"order_id": number, "number": str(number), "service": "Cleaning",
                       "when": "01.12.2026 10:00", "where": "Khreshchatyk 1", "price": "1,500 UAH",
                       "distance": "2.0"}
-            await record_event(tx, kind="test",
+            record_event(tx, kind="test",
                                notices=[Notice("customer", chat_id, "en", OFFER, params)])
 
 

@@ -240,3 +240,36 @@ async def test_bookings_ranked_together_go_on_to_the_next_worker_once_the_best_i
     booked = [r for r in results if not isinstance(r, SlotTaken)]
     assert sorted(b.order.worker_id for b in booked) == sorted(company.worker_ids)
     assert await count(fresh_db, Order) == 2
+
+
+async def test_a_worker_another_booking_holds_is_tried_last(pg_db):
+    """PostgreSQL: while another booking holds the nearer worker, a booking of a start both
+    are free for takes the farther worker at once instead of waiting; a booking that only
+    the held worker can take waits for them."""
+    from core.models import Worker
+
+    company = await small_company(pg_db, workers=2)
+    near_id, far_id = company.worker_ids
+    async with pg_db.transaction() as tx:
+        near = await tx.get(Worker, near_id)
+        near.home_lat, near.home_lon = HERE.lat, HERE.lon
+        far = await tx.get(Worker, far_id)
+        far.home_lat, far.home_lon = HERE.lat + 0.05, HERE.lon + 0.05
+    first, second = [
+        await register_client(pg_db, phone=f"+38063{n:07d}", region="UA") for n in range(2)
+    ]
+
+    def book(client_id: int):
+        return book_visit(pg_db, client_id=client_id, service_id=company.service_id,
+                          start=kyiv(TUESDAY, 12), now=NOW, rules=RULES,
+                          channel=Channel.TELEGRAM, point=HERE)
+
+    async with pg_db.transaction() as holder:  # a booking of the near worker in progress
+        await holder.execute(select(Worker.id).where(Worker.id == near_id).with_for_update())
+        booked = await asyncio.wait_for(book(first.id), 5)
+        assert booked.order.worker_id == far_id
+        waiting = asyncio.create_task(book(second.id))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # the far worker is busy now: it waits for the near one
+    booked = await asyncio.wait_for(waiting, 5)
+    assert booked.order.worker_id == near_id

@@ -19,7 +19,7 @@ AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 async def _queue(db: Database, chats: list[int]) -> list[int]:
     async with db.transaction() as tx:
         for n, chat in enumerate(chats):
-            await record_event(tx, kind="test", notices=[
+            record_event(tx, kind="test", notices=[
                 Notice("customer", chat, "en", "notice.order_status", {"number": n, "status": "ok"})
             ])
     async with db.transaction(read_only=True) as tx:

@@ -1,17 +1,13 @@
 """The live hub: events pushed to this process's subscribers, once each."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
 from core.calls import CallEvent, CallEventKind, record_call_event
-from core.db import Database
 from core.events import record_event
-from tests.conftest import PostgresServer, new_database
 from webhooks.live import LiveEvent, LiveHub
 
 
@@ -46,13 +42,6 @@ async def test_events_their_writer_publishes_are_heard_at_once_and_only_once(fre
         await hub.stop()
 
 
-@pytest.fixture
-async def pg_db(postgres: PostgresServer, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await new_database("postgresql", postgres, tmp_path)
-    yield database
-    await database.dispose()
-
-
 async def test_on_postgresql_events_arrive_in_their_notification_not_read_back(pg_db):
     """SQLite has no notifications: its hub polls the table (the test above)."""
     reads = 0
@@ -81,14 +70,14 @@ async def test_on_postgresql_events_arrive_in_their_notification_not_read_back(p
         assert reads == 0
 
         async with pg_db.transaction() as tx:  # too large for a notification: read instead
-            big = await record_event(tx, kind="note.long", payload={"text": "x" * 9000})
+            big = record_event(tx, kind="note.long", payload={"text": "x" * 9000})
         heard = await asyncio.wait_for(subscription.get(), 1)
         assert (heard.id, len(heard.payload["text"])) == (big.id, 9000)
         assert reads == 1
 
         with pytest.raises(RuntimeError):  # rolled back: nobody hears of it
             async with pg_db.transaction() as tx:
-                await record_event(tx, kind="note.lost")
+                record_event(tx, kind="note.lost")
                 raise RuntimeError
         await ring(pg_db, "c2")
         assert (await asyncio.wait_for(subscription.get(), 1)).kind == "call.ringing"

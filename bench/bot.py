@@ -491,7 +491,7 @@ async def drain(engine: str, messages: int, chats: int, senders: int = 1) -> Non
             for n in range(messages):
                 notice = Notice("customer", users[n % chats], "uk", "notice.order_status",
                                 {"number": n, "status": "ok"})
-                await record_event(tx, kind="bench", notices=[notice])
+                record_event(tx, kind="bench", notices=[notice])
         base = str(server.make_url(SANDBOX_PATH))
         bot = Bot(token, session=PlainHttpSession(api=TelegramAPIServer.from_base(base)))
         # Several senders, as several processes run them: the overall limit is still the bot's.

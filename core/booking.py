@@ -8,10 +8,11 @@ trigger forbids overlaps. Whoever loses gets ``SlotTaken`` with the nearest free
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,6 @@ from core.models import (
     OrderLine,
     OrderStatusChange,
     Priority,
-    Zone,
 )
 from core.orders import OrderView, load_order, move, offer_notice, order_view, worker_chat
 from core.shifts import epoch_minutes, from_epoch_minutes
@@ -62,6 +62,23 @@ class _NoWorkerFree(Exception):
     pass
 
 
+class _WaitForWorkers(Exception):
+    """Only workers another booking holds right now may be free: book again, waiting."""
+
+
+async def _in_transaction(
+    db: Database, work: Callable[[AsyncSession, bool], Awaitable[Booking]]
+) -> Booking:
+    """``work`` in a transaction that waits for no worker another booking holds; when only
+    such workers are left, once more, patiently (see :func:`_choose_worker`)."""
+    try:
+        async with db.transaction() as tx:
+            return await work(tx, False)
+    except _WaitForWorkers:
+        async with db.transaction() as tx:
+            return await work(tx, True)
+
+
 async def book_visit(
     db: Database,
     *,
@@ -86,43 +103,40 @@ async def book_visit(
     tap, a retried webhook, a second process) returns the order the first request made.
     """
     start_minute = _check_start(start, now, rules)
+
+    async def book(tx: AsyncSession, patient: bool) -> Booking:
+        booking = await _book(
+            tx,
+            client_id=client_id,
+            service_id=service_id,
+            start_minute=start_minute,
+            now=now,
+            rules=rules,
+            channel=channel,
+            point=point,
+            address_id=address_id,
+            address_text=address_text,
+            quantity=quantity,
+            comment=comment,
+            actor=actor or f"client:{client_id}",
+            priority=priority,
+            lock=db.dialect == "postgresql",
+            patient=patient,
+        )
+        if request_key is not None:
+            # The key settles a race of one request with itself (a double tap, a retried
+            # webhook): the later booking fails here, once the earlier one has committed.
+            tx.add(BookingRequest(key=request_key, order_id=booking.order.id))
+            await tx.flush()
+        return booking
+
     try:
-        async with db.transaction() as tx:
-            if request_key is not None:
-                # Taken first: a request with a key already used, or in use by a concurrent
-                # request (it waits here for that one's end), fails and returns its booking.
-                tx.add(BookingRequest(key=request_key))
-                await tx.flush()
-            booking = await _book(
-                tx,
-                client_id=client_id,
-                service_id=service_id,
-                start_minute=start_minute,
-                now=now,
-                rules=rules,
-                channel=channel,
-                point=point,
-                address_id=address_id,
-                address_text=address_text,
-                quantity=quantity,
-                comment=comment,
-                actor=actor or f"client:{client_id}",
-                priority=priority,
-                db_dialect=db.dialect,
-            )
-            if request_key is not None:
-                await tx.execute(
-                    update(BookingRequest)
-                    .where(BookingRequest.key == request_key)
-                    .values(order_id=booking.order.id)
-                )
-            return booking
+        return await _in_transaction(db, book)
     except (_NoWorkerFree, IntegrityError) as err:
-        if isinstance(err, IntegrityError) and "booking_requests" in str(err.orig):
-            earlier = await _booked_before(db, request_key or "")
+        if request_key is not None:
+            earlier = await _booked_before(db, request_key)
             if earlier is not None:
                 return earlier
-            raise
         if isinstance(err, IntegrityError) and not _is_overlap(err):
             raise
         local = start.astimezone(rules.tz)
@@ -194,7 +208,8 @@ async def _book(
     comment: str,
     actor: str,
     priority: Priority,
-    db_dialect: str,
+    lock: bool,
+    patient: bool,
 ) -> Booking:
     client = (
         await tx.execute(
@@ -211,7 +226,7 @@ async def _book(
         )
     zone_ids = sold_zones(service, place)
     candidate = await _choose_worker(
-        tx, spec, place, zone_ids, client_id, start_minute, rules, lock=db_dialect == "postgresql"
+        tx, spec, place, zone_ids, client_id, start_minute, rules, lock=lock, patient=patient
     )
     if address is None:
         address = Address(
@@ -223,8 +238,7 @@ async def _book(
         )
         tx.add(address)
         await tx.flush()
-    zone = await tx.get(Zone, zone_ids[0])
-    modifier = zone.price_modifier_percent if zone else 0
+    modifier = place.price_modifiers.get(zone_ids[0], 0)
     starts_at = from_epoch_minutes(start_minute, rules.tz)
     order = Order(
         client_id=client_id,
@@ -295,6 +309,7 @@ async def _choose_worker(
     rules: SlotRules,
     *,
     lock: bool,
+    patient: bool = False,
     prefer: int | None = None,
 ) -> Candidate:
     day = from_epoch_minutes(start, rules.tz).date()
@@ -311,26 +326,41 @@ async def _choose_worker(
         return candidates[0]
     # Bookings are serialised per worker: each locks the worker's row, then re-reads their
     # jobs, as another booking may have committed between our first read and the lock (shifts
-    # are not booked, jobs are). Workers another booking holds right now come last: that one
-    # is most likely after the same start, and a free worker nearly as good beats a wait for a
-    # worker who may not be free at all. A moved job waits for its own worker, though.
-    locked_elsewhere: list[Candidate] = []
+    # are not booked, jobs are).
+    if not patient:
+        # First waiting for no one: a worker another booking holds is passed over (SKIP
+        # LOCKED), as that booking is most likely after the same start and a free worker
+        # nearly as good beats a wait for one who may not be free at all. Never waiting, this
+        # transaction may keep a lock on a worker who turned out busy: no deadlock, and no
+        # savepoint. A moved job waits for its own worker, though.
+        held_elsewhere = False
+        for candidate in candidates:
+            taken = await _lock_if_free(tx, workers, rows, candidate, spec, place, zone_ids,
+                                        start, rules, wait=False)
+            if isinstance(taken, Candidate):
+                return taken
+            if taken is _HELD_ELSEWHERE:
+                if candidate.worker_id == prefer:
+                    raise _WaitForWorkers
+                held_elsewhere = True
+        if held_elsewhere:
+            raise _WaitForWorkers
+        raise _NoWorkerFree
     for candidate in candidates:
-        taken = await _lock_if_free(tx, workers, rows, candidate, spec, place, zone_ids, start,
-                                    rules, wait=candidate.worker_id == prefer)
-        if isinstance(taken, Candidate):
-            return taken
-        if taken is _LOCKED_ELSEWHERE:
-            locked_elsewhere.append(candidate)
-    for candidate in locked_elsewhere:
+        # Patiently: each lock is taken in a savepoint, so that a worker who turned out busy is
+        # let go at once; holding them while waiting for the next one is how two bookings
+        # deadlock.
+        savepoint = await tx.begin_nested()
         taken = await _lock_if_free(tx, workers, rows, candidate, spec, place, zone_ids, start,
                                     rules, wait=True)
         if isinstance(taken, Candidate):
+            await savepoint.commit()
             return taken
+        await savepoint.rollback()
     raise _NoWorkerFree
 
 
-_LOCKED_ELSEWHERE = "locked elsewhere"
+_HELD_ELSEWHERE = "held elsewhere"
 
 
 async def _lock_if_free(
@@ -346,30 +376,21 @@ async def _lock_if_free(
     *,
     wait: bool,
 ) -> Candidate | str | None:
-    """The candidate, locked, when still eligible and free at ``start``; else no lock and None,
-    or without ``wait`` ``_LOCKED_ELSEWHERE`` when another transaction holds the worker (or
-    they are no longer eligible: the wait will tell)."""
-    # In a savepoint, so that a worker who turned out busy is let go at once: holding them
-    # while waiting for the next candidate's lock is how two bookings deadlock.
-    savepoint = await tx.begin_nested()
+    """The candidate, locked, when still eligible and free at ``start``; else None, or without
+    ``wait`` ``_HELD_ELSEWHERE`` when another transaction holds the worker (or they are no
+    longer eligible: a wait would tell)."""
     query, params = replace(workers, only=candidate.worker_id).statement(
         lock=True, skip_locked=not wait
     )
-    still: list[Candidate] = []
-    locked = await tx.scalar(query, params) is not None
-    if locked:
-        day = from_epoch_minutes(start, rules.tz).date()
-        jobs = await load_jobs(tx, [candidate.worker_id], day, day, rules.tz)
-        if list(jobs) == rows.jobs_of(candidate.worker_id):
-            still = [candidate]  # nothing changed since the first read
-        else:
-            fresh = rows.one_worker(candidate.worker_id, jobs)
-            still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
-    if still:
-        await savepoint.commit()
-        return still[0]
-    await savepoint.rollback()
-    return None if locked or wait else _LOCKED_ELSEWHERE
+    if await tx.scalar(query, params) is None:
+        return None if wait else _HELD_ELSEWHERE
+    day = from_epoch_minutes(start, rules.tz).date()
+    jobs = await load_jobs(tx, [candidate.worker_id], day, day, rules.tz)
+    if list(jobs) == rows.jobs_of(candidate.worker_id):
+        return candidate  # nothing changed since the first read
+    fresh = rows.one_worker(candidate.worker_id, jobs)
+    still = _candidates_at(fresh, spec, place, zone_ids, start, rules)
+    return still[0] if still else None
 
 
 def _candidates_at(
@@ -435,18 +456,22 @@ async def reschedule_order(
     longer allows edits; ``SlotTaken`` with the nearest free starts when nobody is free then.
     """
     start_minute = _check_start(start, now, rules)
+
+    async def move_it(tx: AsyncSession, patient: bool) -> Booking:
+        return await _reschedule(
+            tx,
+            order_id=order_id,
+            start_minute=start_minute,
+            now=now,
+            rules=rules,
+            actor=actor,
+            client_id=client_id,
+            lock=db.dialect == "postgresql",
+            patient=patient,
+        )
+
     try:
-        async with db.transaction() as tx:
-            return await _reschedule(
-                tx,
-                order_id=order_id,
-                start_minute=start_minute,
-                now=now,
-                rules=rules,
-                actor=actor,
-                client_id=client_id,
-                lock=db.dialect == "postgresql",
-            )
+        return await _in_transaction(db, move_it)
     except (_NoWorkerFree, IntegrityError) as err:
         if isinstance(err, IntegrityError) and not _is_overlap(err):
             raise
@@ -483,6 +508,7 @@ async def _reschedule(
     actor: str,
     client_id: int | None,
     lock: bool,
+    patient: bool,
 ) -> Booking:
     order = await load_order(tx, order_id, for_update=True)
     if client_id is not None and order.client_id != client_id:
@@ -501,7 +527,7 @@ async def _reschedule(
     await tx.flush()
     candidate = await _choose_worker(
         tx, spec, place, zone_ids, order.client_id, start_minute, rules, lock=lock,
-        prefer=previous,
+        patient=patient, prefer=previous,
     )
     starts_at = from_epoch_minutes(start_minute, rules.tz)
     order.starts_at, order.ends_at = starts_at, starts_at + timedelta(minutes=spec.duration)

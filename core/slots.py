@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -99,6 +99,8 @@ class Slot:
 class Place:
     point: Point
     zone_ids: tuple[int, ...]
+    # Each zone's price modifier, in percent (read with the zones: a booking prices by it).
+    price_modifiers: Mapping[int, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,16 @@ class JobSpec:
 # --- loading ---------------------------------------------------------------------------------
 
 
+_ZONES = select(Zone.id, Zone.code, Zone.polygon_wkt, Zone.price_modifier_percent)
+
+
 async def resolve_place(
     tx: AsyncSession, *, point: Point | None, address_id: int | None
 ) -> tuple[Place, Address | None]:
     """The point and the zones of a place given as coordinates or as a saved address."""
-    zone_rows = await tx.execute(select(Zone.id, Zone.code, Zone.polygon_wkt))
-    zone_map = _zone_map(tuple((id, code, wkt) for id, code, wkt in zone_rows))
+    zone_rows = (await tx.execute(_ZONES)).all()
+    zone_map = _zone_map(tuple((id, code, wkt) for id, code, wkt, _ in zone_rows))
+    modifiers = {id: modifier for id, _, _, modifier in zone_rows}
     address = None
     if address_id is not None:
         address = await tx.get(Address, address_id)
@@ -129,7 +135,7 @@ async def resolve_place(
         elif address.zone_id is not None:
             # Placed on a zone by an operator: its representative point stands in for travel.
             point = zone_map.representative_point(address.zone_id)
-            return Place(point, (address.zone_id,)), address
+            return Place(point, (address.zone_id,), modifiers), address
         else:
             raise InvalidInput(
                 "address_not_geocoded", field="address", value=address.text, address=address.text
@@ -147,7 +153,7 @@ async def resolve_place(
             lat=point.lat,
             lon=point.lon,
         )
-    return Place(point, zone_ids), address
+    return Place(point, zone_ids, modifiers), address
 
 
 # One statement for a service, its skills and its zones (a few rows each).

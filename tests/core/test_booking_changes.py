@@ -143,3 +143,25 @@ async def test_an_unfinished_order_cannot_be_rated(db):
     order = await book(db, company, 10)
     with pytest.raises(TransitionRefused, match="not finished yet"):
         await rate_order(db, order_id=order.id, client_id=company.client_id, stars=5, now=NOW)
+
+
+async def test_a_moved_job_waits_for_its_own_worker_held_by_another_booking(pg_db):
+    """PostgreSQL: a new booking passes over a worker another booking holds, a moved job
+    waits for its own worker instead of going to another."""
+    from core.models import Worker
+
+    company = await small_company(pg_db, workers=2)
+    order = await book(pg_db, company, 10)
+    async with pg_db.transaction() as holder:  # a booking of the same worker in progress
+        await holder.execute(
+            select(Worker.id).where(Worker.id == order.worker_id).with_for_update()
+        )
+        moving = asyncio.create_task(reschedule_order(
+            pg_db, order_id=order.id, start=kyiv(TUESDAY, 11), now=NOW, rules=RULES,
+            actor="client:1",
+        ))
+        await asyncio.sleep(0.5)
+        assert not moving.done()
+    moved = (await asyncio.wait_for(moving, 5)).order
+    assert moved.worker_id == order.worker_id
+    assert moved.starts_at == kyiv(TUESDAY, 11)

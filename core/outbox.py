@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Exists,
+    Interval,
     Select,
     bindparam,
     case,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -173,7 +175,8 @@ async def claim_messages(
     postgresql = db.dialect == "postgresql"
     params: dict[str, Any] = {"bots": list(bots), "now": now}
     async with db.transaction(first=True) as tx:
-        await tx.execute(_END_BLOCKED, {"bots": params["bots"]})
+        if not postgresql:  # PostgreSQL: the first query below does it as well
+            await tx.execute(_END_BLOCKED, params)
         if extra_urgent and urgent:
             claimed = list(await tx.scalars(
                 _due_heads(postgresql, urgent, "urgent"), {**params, "limit": limit + extra_urgent}
@@ -196,16 +199,17 @@ async def claim_messages(
         return [Delivery(tuple(_outgoing(message) for message in group)) for group in groups]
 
 
+def _blocked(row: type[OutboxMessage]) -> Exists:
+    return exists().where(UnreachableChat.bot == row.bot, UnreachableChat.chat_id == row.chat_id)
+
+
 # Chats that blocked the bot: their waiting messages end here, unsent.
 _END_BLOCKED = (
     update(OutboxMessage)
     .where(
         OutboxMessage.state == PENDING,
         OutboxMessage.bot.in_(bindparam("bots", expanding=True)),
-        exists().where(
-            UnreachableChat.bot == OutboxMessage.bot,
-            UnreachableChat.chat_id == OutboxMessage.chat_id,
-        ),
+        _blocked(OutboxMessage),
     )
     .values(state=UNREACHABLE, last_error="the chat blocked the bot")
     .execution_options(synchronize_session=False)
@@ -215,7 +219,11 @@ _END_BLOCKED = (
 @cache
 def _due_heads(postgresql: bool, urgent: tuple[str, ...], part: str) -> Select[Any]:
     """Due rows at the head of their chat's queue whose chat may get a message now: of
-    ``part`` "urgent" or "ordinary" templates, or "all", urgent ones first."""
+    ``part`` "urgent" or "ordinary" templates, or "all", urgent ones first.
+
+    On PostgreSQL the query of "urgent" or "all", the first a claim runs, also ends the waiting
+    messages to chats that blocked the bot (in a CTE: one round trip less for every claim).
+    """
     row = OutboxMessage
     earlier = aliased(OutboxMessage)
     ahead = exists().where(
@@ -224,7 +232,9 @@ def _due_heads(postgresql: bool, urgent: tuple[str, ...], part: str) -> Select[A
         earlier.id < row.id,
         earlier.state.in_(_WAITING),
     )
-    query = select(row).where(*_due(row), ~ahead)
+    query = select(row).where(*_due(row), ~ahead, ~_blocked(row))
+    if postgresql and part != "ordinary":
+        query = query.add_cte(_END_BLOCKED.returning(OutboxMessage.id).cte("ended"))
     if part == "urgent":
         query = query.where(row.template.in_(urgent))
     elif part == "ordinary":
@@ -302,12 +312,20 @@ def _text_size(message: OutboxMessage) -> int:
     return len(render(message.template, message.language, **message.params))
 
 
-_CREATE_LANE = (
+# PostgreSQL: the whole booking in one statement, the lane's row locked only while it runs
+# (created by whichever sender comes first).
+_BOOK_LANE = (
     postgresql_insert(OutboxLane)
-    .values(name=bindparam("name"), next_at=bindparam("next_at"))
-    .on_conflict_do_nothing(index_elements=[OutboxLane.name])
+    .values(name=bindparam("name"), next_at=bindparam("ends"))
+    .on_conflict_do_update(
+        index_elements=[OutboxLane.name],
+        set_={"next_at": func.greatest(
+            OutboxLane.next_at + bindparam("total", type_=Interval()),
+            postgresql_insert(OutboxLane).excluded.next_at,
+        )},
+    )
+    .returning(OutboxLane.next_at)
 )
-_LOCK_LANE = select(OutboxLane).where(OutboxLane.name == bindparam("name")).with_for_update()
 
 
 async def book_sends(
@@ -316,18 +334,20 @@ async def book_sends(
     """Book ``count`` sends on the lane every sender shares, ``spacing`` apart: when the first
     may go. A sender in another process books its own after these, so together they keep to
     the lane's limit."""
-    async with db.transaction(first=True) as tx:
-        if db.dialect == "postgresql":
-            # Created once by whichever sender comes first; the others wait on its row lock.
-            await tx.execute(_CREATE_LANE, {"name": lane, "next_at": now})
-            booked = await tx.scalar(_LOCK_LANE, {"name": lane})
-        else:  # SQLite: this transaction holds the write lock already
-            booked = await tx.get(OutboxLane, lane)
+    total = spacing * count
+    if db.dialect == "postgresql":
+        async with db.single_statement(first=True) as tx:
+            ends = await tx.scalar(_BOOK_LANE, {"name": lane, "ends": now + total,
+                                                "total": total})
+        assert ends is not None
+        return ends - total
+    async with db.transaction(first=True) as tx:  # SQLite: it holds the write lock already
+        booked = await tx.get(OutboxLane, lane)
         if booked is None:
             booked = OutboxLane(name=lane, next_at=now)
             tx.add(booked)
         start = max(now, booked.next_at)
-        booked.next_at = start + spacing * count
+        booked.next_at = start + total
         return start
 
 
@@ -359,7 +379,7 @@ async def mark_all_sent(
     if not accepted:
         return
     async with db.transaction(first=True) as tx:
-        await _sent(tx, accepted, rules)
+        await _sent(tx, accepted, rules, db.dialect)
 
 
 _SENT_ROWS = select(
@@ -369,12 +389,11 @@ _PACES = select(OutboxPace).where(
     OutboxPace.bot.in_(bindparam("bots", expanding=True)),
     OutboxPace.chat_id.in_(bindparam("chats", expanding=True)),
 )
-_KNOWN_SENT = select(OutboxSent.outbox_id).where(
-    OutboxSent.outbox_id.in_(bindparam("ids", expanding=True))
-)
 
 
-async def _sent(tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryRules) -> None:
+async def _sent(
+    tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryRules, dialect: str
+) -> None:
     row = OutboxMessage
     ids = [row_id for message in accepted for row_id in message.message_ids]
     found = {hit.id: hit for hit in await tx.execute(_SENT_ROWS, {"ids": ids})}
@@ -406,17 +425,21 @@ async def _sent(tx: AsyncSession, accepted: Sequence[Accepted], rules: DeliveryR
                 pace = paces[bot, chat_id] = _new_bucket(bot, chat_id, message.at, rules)
                 tx.add(pace)
             _take_from_bucket(pace, message.at, rules)
-    remembered = [message for message in accepted if message.telegram_message_id is not None]
-    if remembered:
-        # A row sent twice (at least once) keeps the message it went out in first.
-        known = set(await tx.scalars(
-            _KNOWN_SENT, {"ids": [i for message in remembered for i in message.message_ids]}
-        ))
-        for message in remembered:
+    # A row sent twice (at least once) keeps the message it went out in first.
+    first_message: dict[int, int] = {}
+    for message in accepted:
+        if message.telegram_message_id is not None:
             for row_id in message.message_ids:
-                if row_id not in known:
-                    known.add(row_id)
-                    tx.add(OutboxSent(outbox_id=row_id, message_id=message.telegram_message_id))
+                if row_id in found:
+                    first_message.setdefault(row_id, message.telegram_message_id)
+    if first_message:
+        insert = (
+            postgresql_insert if dialect == "postgresql" else sqlite_insert
+        )(OutboxSent).on_conflict_do_nothing(index_elements=[OutboxSent.outbox_id])
+        await tx.execute(insert, [
+            {"outbox_id": row_id, "message_id": message_id}
+            for row_id, message_id in first_message.items()
+        ])
 
 
 def _new_bucket(bot: str, chat_id: int, now: datetime, rules: DeliveryRules) -> OutboxPace:

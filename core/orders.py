@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload, object_session
 
@@ -452,57 +452,68 @@ def amount_text(minor: int, language: str) -> str:
     return text
 
 
+def _previous(column: Any) -> Any:
+    """``column`` of the worker's job before this one that day (the enclosing query's worker)."""
+    return (
+        select(column)
+        .where(
+            Order.worker_id == Worker.id,
+            Order.id != bindparam("order"),
+            Order.status != Status.CANCELLED.value,
+            Order.starts_at >= bindparam("midnight"),
+            Order.starts_at < bindparam("starts"),
+        )
+        .order_by(Order.starts_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# What an offer needs of its worker, in one round trip: their chat, their home, and where
+# their previous job that day is.
+_OFFER_WORKER = select(
+    Worker.telegram_user_id,
+    Worker.language,
+    Worker.home_lat,
+    Worker.home_lon,
+    _previous(Order.lat).label("previous_lat"),
+    _previous(Order.lon).label("previous_lon"),
+).where(Worker.id == bindparam("worker"))
+
+
 async def offer_notice(
     tx: AsyncSession, order: Order, worker_id: int, *, tz: ZoneInfo
 ) -> list[Notice]:
-    """The offer a worker reads (service, when, where, price, distance from the previous job),
-    answered with the buttons the worker bot puts under ``notice.job_offer``."""
-    chat = await worker_chat(tx, worker_id)
-    if chat is None:
+    """The offer a worker reads (service, when, where, price, distance from the previous job,
+    or from home for the first), answered with the buttons the worker bot puts under
+    ``notice.job_offer``."""
+    local = order.starts_at.astimezone(tz)
+    worker = (await tx.execute(_OFFER_WORKER, {
+        "worker": worker_id,
+        "order": order.id,
+        "midnight": datetime.combine(local.date(), datetime.min.time(), tzinfo=tz),
+        "starts": order.starts_at,
+    })).first()
+    if worker is None or worker.telegram_user_id is None:
         return []
     service = await tx.get(Service, order.lines[0].service_id) if order.lines else None
     address = await tx.get(Address, order.address_id) if order.address_id else None
     where = address.text if address else f"{order.lat}, {order.lon}"
-    km = await _distance_from_previous(tx, order, worker_id, tz)
+    km = None
+    if order.lat is not None and order.lon is not None:
+        if worker.previous_lat is not None and worker.previous_lon is not None:
+            km = distance_km(Point(worker.previous_lat, worker.previous_lon),
+                             Point(order.lat, order.lon))
+        elif worker.home_lat is not None and worker.home_lon is not None:
+            km = distance_km(Point(worker.home_lat, worker.home_lon), Point(order.lat, order.lon))
     params = {
         "order_id": order.id,
         "number": order.number,
         "service": dict(service.names) if service else "",
-        "when": f"{order.starts_at.astimezone(tz):%d.%m.%Y %H:%M}",
+        "when": f"{local:%d.%m.%Y %H:%M}",
         "where": where,
         "price": per_language(partial(amount_text, order.total)),
         "distance": "—" if km is None else f"{km:.1f}",
     }
-    return [Notice("worker", chat[0], chat[1], "notice.job_offer", params)]
-
-
-async def _distance_from_previous(
-    tx: AsyncSession, order: Order, worker_id: int, tz: ZoneInfo
-) -> float | None:
-    """Kilometres from the worker's previous job that day (or home) to this one."""
-    if order.lat is None or order.lon is None:
-        return None
-    local = order.starts_at.astimezone(tz)
-    midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=tz)
-    previous = (
-        await tx.execute(
-            select(Order.lat, Order.lon)
-            .where(
-                Order.worker_id == worker_id,
-                Order.id != order.id,
-                Order.status != Status.CANCELLED.value,
-                Order.starts_at >= midnight,
-                Order.starts_at < order.starts_at,
-            )
-            .order_by(Order.starts_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if previous is not None and previous[0] is not None and previous[1] is not None:
-        origin = Point(previous[0], previous[1])
-    else:
-        worker = await tx.get(Worker, worker_id)
-        if worker is None or worker.home_lat is None or worker.home_lon is None:
-            return None
-        origin = Point(worker.home_lat, worker.home_lon)
-    return distance_km(origin, Point(order.lat, order.lon))
+    return [Notice("worker", worker.telegram_user_id, worker.language, "notice.job_offer",
+                   params)]

@@ -273,3 +273,37 @@ async def test_a_worker_another_booking_holds_is_tried_last(pg_db):
         assert not waiting.done()  # the far worker is busy now: it waits for the near one
     booked = await asyncio.wait_for(waiting, 5)
     assert booked.order.worker_id == near_id
+
+
+async def test_an_offer_says_how_far_the_job_is_from_the_one_before_or_from_home(db):
+    """The first job of the worker's day is measured from home, a later one from the job
+    before it that day; a cancelled job does not count."""
+    from core.geo import distance_km
+    from core.models import Worker
+    from core.orders import change_status
+
+    company = await small_company(db)
+    async with db.transaction() as tx:
+        worker = await tx.get(Worker, company.worker_ids[0])
+        worker.telegram_user_id = 777
+    first_place, second_place = Point(50.46, 30.52), Point(50.47, 30.53)
+
+    async def book_at(hour, place):
+        return (await book_visit(db, client_id=company.client_id, service_id=company.service_id,
+                                 start=kyiv(TUESDAY, hour), now=NOW, rules=RULES,
+                                 channel=Channel.TELEGRAM, point=place)).order
+
+    async def offered_distance(order):
+        async with db.transaction() as tx:
+            message = await tx.scalar(select(OutboxMessage).join(Event).where(
+                Event.order_id == order.id, OutboxMessage.template == "notice.job_offer"))
+        return message.params["distance"]
+
+    first = await book_at(10, first_place)
+    second = await book_at(14, second_place)
+    assert await offered_distance(first) == f"{distance_km(HERE, first_place):.1f}"
+    assert await offered_distance(second) == f"{distance_km(first_place, second_place):.1f}"
+    await change_status(db, order_id=second.id, target="cancelled", actor="operator:1",
+                        now=NOW, reason="client asked")
+    third = await book_at(16, second_place)
+    assert await offered_distance(third) == f"{distance_km(first_place, second_place):.1f}"

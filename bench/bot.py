@@ -9,8 +9,10 @@
    port) get the updates by webhook and answer them through the sandbox's Bot API. Prints the
    updates our webhook handled per second and the median / p95 ms from a webhook request
    arriving at the application to its response, on SQLite and on PostgreSQL (goal on
-   PostgreSQL: at least 500 updates/s with p95 under 50 ms), then the CPU time each part spent
-   per update: the application, this process (sandbox and customers), the database server.
+   PostgreSQL: at least 500 updates/s with p95 under 50 ms), the median / p95 ms the customers
+   waited from a message or tap to its answer in the chat (the queue for a webhook connection
+   included), then the CPU time each part spent per update: the application, this process
+   (sandbox and customers), the database server.
    Dialog state lives in Redis on PostgreSQL when Redis answers (``--storage``), else in the
    database; the line says which. Then the same customers each write 8 messages the bot
    answers from the dialog alone (``bare``): what every update costs before its own work.
@@ -47,6 +49,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -290,15 +293,20 @@ class Customer:
     """A sandbox user acting straight on the sandbox's state: no polling over HTTP, so the
     time goes to the webhook path being measured (sandbox → app → Bot API)."""
 
+    # ms from each message or tap to the answer awaited, of all customers
+    seen: ClassVar[list[float]] = []
+
     def __init__(self, state: SandboxState, number: int) -> None:
         self.state = state
         self.bot = state.bot_named(BOT)
         self.user = state.add_user(first_name=f"Customer {number}", language_code="uk")
         self.chat = state.chat(self.bot, self.user)
         self.mark = 0
+        self.acted = time.perf_counter()
 
     def _act(self) -> None:
         self.mark = self.chat.revision
+        self.acted = time.perf_counter()
 
     def send(self, content: dict) -> None:
         self._act()
@@ -315,6 +323,7 @@ class Customer:
         while time.monotonic() < deadline:
             for message in list(self.chat.messages.values()):
                 if message.from_bot and message.revision > self.mark and accepts(message):
+                    Customer.seen.append((time.perf_counter() - self.acted) * 1000)
                     return message
             await self.chat.changed.wait(0.2)
         raise AssertionError(f"customer {self.user.id}: no answer")
@@ -420,6 +429,7 @@ async def bookings(engine: str, customers: int, processes: int, connections: int
                 servers = ServerCpu(url, storage)
                 app_cpu, _ = cpu_seconds(pids), servers.start()
                 own_cpu, started = time.process_time(), time.perf_counter()
+                Customer.seen.clear()
                 done = await asyncio.gather(
                     *(FLOWS[flow](state, n) for n in range(customers)), return_exceptions=True
                 )
@@ -437,6 +447,10 @@ async def bookings(engine: str, customers: int, processes: int, connections: int
           f"{elapsed:.1f} s: {count / elapsed:.0f} updates/s, median "
           f"{statistics.median(spent):.1f} ms, p95 {p95:.1f} ms per update "
           f"({processes} app processes, {connections} connections, dialogs in {storage})")
+    seen = sorted(Customer.seen)
+    print(f"{'':10} as the customers saw it (from a message or tap to the answer in the chat, "
+          f"the queue for a webhook connection included): median "
+          f"{statistics.median(seen):.1f} ms, p95 {seen[int(len(seen) * 0.95) - 1]:.1f} ms")
     servers_spent = (
         "SQLite works inside the application" if engine == "sqlite"
         else f"database{' and Redis' if storage == 'redis' else ''} server "

@@ -200,10 +200,15 @@ class OutboxSender:
                 await self._book_free_sends(planned)
                 for delivery, paid in planned[:-1]:
                     await self._start(delivery, paid=paid)
-                # The next claim runs while the last send waits for its slot: no pause between.
-                ahead = asyncio.create_task(self._claim())
+                # A full batch: more is likely due, and the next claim runs while the last send
+                # waits for its slot, no pause between. Otherwise everything due was taken.
+                more = len(claimed) >= self._batch()
+                if more:
+                    ahead = asyncio.create_task(self._claim())
                 last, paid = planned[-1]
                 await self._start(last, paid=paid)
+                if not more:
+                    await self._until_due()
         finally:
             if ahead is not None:
                 ahead.cancel()
@@ -230,8 +235,11 @@ class OutboxSender:
             await self._start(delivery, paid=paid)
         return len(claimed)
 
+    def _batch(self) -> int:
+        return max(1, round(self.settings.global_per_second * CLAIM_SECONDS))
+
     async def _claim(self) -> list[Delivery]:
-        batch = max(1, round(self.settings.global_per_second * CLAIM_SECONDS))
+        batch = self._batch()
         extra = 0
         if self.settings.paid_broadcast_templates:
             extra = round(self.settings.paid_broadcast_per_second * CLAIM_SECONDS)

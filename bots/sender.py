@@ -3,10 +3,11 @@
 Claiming and recording results is core's (``core/outbox.py``); this loop renders each message
 in its language, sends it through the right bot and reports what Telegram said. The overall
 limit is kept by spacing sends, booked on a lane every sender shares (several processes send
-for one bot, and the limit is the bot's); the per-chat limit and the order within a chat are
-kept by the claim, across every sender. A message is marked sent only after Telegram accepted
-it, so a sender killed mid-drain loses nothing: its claimed rows are taken again when their
-lease ends.
+for one bot, and the limit is the bot's): each send goes at its booked moment or, missed (a
+stalled process), back to the queue, and a "retry after" holds the lane for every sender. The
+per-chat limit and the order within a chat are kept by the claim, across every sender. A
+message is marked sent only after Telegram accepted it, so a sender killed mid-drain loses
+nothing: its claimed rows are taken again when their lease ends.
 
 Urgent templates (job offers) are claimed first. Several rows of one chat of a template the bot
 knows how to show together (``joined``) go out as one message: the texts one after another and
@@ -21,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -44,6 +46,7 @@ from core.outbox import (
     anything_due,
     book_sends,
     claim_messages,
+    hold_lane,
     mark_all_sent,
     mark_failed_attempt,
     mark_unreachable,
@@ -67,32 +70,51 @@ CLAIM_SECONDS = 0.25
 FREE_LANE = "free"
 # A payable message goes as a paid broadcast only when a free send would wait longer than this.
 FREE_WAIT_BEFORE_PAYING = 0.25
+# Sends spaced by SPACING_MARGIN leave 10 ms of every second free; one later than this for its
+# booked moment (a stalled process) could put one more than the limit in some second, in another
+# sender's time: it stays unsent and its rows go back to the queue, to be claimed again.
+TOO_LATE = 0.008
 
 
 class _Pace:
-    """Spaces sends so that no second holds more than ``per_second`` of them."""
+    """Spaces sends so that no second holds more than ``per_second`` of them. Sends booked on
+    the lane every sender shares go at the moments booked there; others keep to the spacing."""
 
     def __init__(self, per_second: float) -> None:
         self.spacing = SPACING_MARGIN / per_second
         self.next = 0.0
+        self._held = 0.0
+        self._booked: deque[float] = deque()
 
     def wait(self) -> float:
         """Seconds until the next free slot."""
         return max(0.0, self.next - time.monotonic())
 
-    async def take(self) -> None:
-        delay = self.wait()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self.next = max(self.next, time.monotonic()) + self.spacing
+    def book(self, first: float, count: int) -> None:
+        """The next ``count`` sends go at the moments booked for them from ``first`` on
+        (``time.monotonic()``), one spacing apart."""
+        self._booked = deque(first + n * self.spacing for n in range(count))
+        self.next = max(self.next, first)
 
-    def not_before(self, moment: float) -> None:
-        """The next send waits for ``moment`` (``time.monotonic()``) at least."""
-        self.next = max(self.next, moment)
+    def unbook(self) -> None:
+        self._booked.clear()
+
+    async def take(self) -> float | None:
+        """Waits for the next send's moment: the one booked for it, which it returns, or
+        without a booking the next one free."""
+        booked = self._booked.popleft() if self._booked else None
+        now = time.monotonic()
+        # A booked moment is kept exactly, a sleep's overshoot is not carried to the next one.
+        moment = max(self.next, now) if booked is None else max(booked, self._held)
+        if moment > now:
+            await asyncio.sleep(moment - now)
+        self.next = max(self.next, time.monotonic() if booked is None else moment) + self.spacing
+        return booked
 
     def pause(self, seconds: float) -> None:
         """Telegram said "too many requests": this lane sends nothing until it has passed."""
-        self.next = max(self.next, time.monotonic() + seconds)
+        self._held = max(self._held, time.monotonic() + seconds)
+        self.next = max(self.next, self._held)
 
 
 class _SentLog:
@@ -181,6 +203,7 @@ class OutboxSender:
         self.sent = 0  # Telegram messages (a joined one counts once)
         self.rows_sent = 0  # outbox rows they carried
         self.paid = 0  # messages sent as paid broadcasts
+        self.given_back = 0  # sends that missed their booked moment, queued again
 
     @property
     def db(self) -> Database:
@@ -258,19 +281,21 @@ class OutboxSender:
         count = sum(1 for _, paid in planned if not paid)
         if not count:
             return
-        now = self.clock.now()
+        now, asked = self.clock.now(), time.monotonic()
         try:
             start = await book_sends(self.db, lane=FREE_LANE, count=count, now=now,
                                      spacing=timedelta(seconds=self._free.spacing))
         except Exception:
             log.exception("outbox: booking sends on the shared lane failed; pacing alone")
+            self._free.unbook()
             return
-        self._free.not_before(time.monotonic() + (start - now).total_seconds())
+        # Measured from when it was asked: a slow answer leaves less time, not later moments.
+        self._free.book(asked + (start - now).total_seconds(), count)
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
-        await (self._paid if paid else self._free).take()
+        booked = await (self._paid if paid else self._free).take()
         await self._room.acquire()
-        task = asyncio.create_task(self._deliver(delivery, paid=paid))
+        task = asyncio.create_task(self._deliver(delivery, paid=paid, booked=booked))
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
 
@@ -308,7 +333,10 @@ class OutboxSender:
         joined_markup = self._joined[delivery.first.template]
         return self.rules.joined_separator.join(texts), joined_markup(messages)
 
-    async def _deliver(self, delivery: Delivery, *, paid: bool) -> None:
+    async def _deliver(self, delivery: Delivery, *, paid: bool, booked: float | None) -> None:
+        if booked is not None and time.monotonic() - booked > TOO_LATE:
+            await self._give_back(delivery)
+            return
         first = delivery.first
         bot = self.bots[first.bot]
         text, markup = self._compose(delivery)
@@ -320,6 +348,8 @@ class OutboxSender:
         except TelegramRetryAfter as err:
             (self._paid if paid else self._free).pause(err.retry_after)
             until = self.clock.now() + timedelta(seconds=err.retry_after)
+            if not paid:
+                await self._hold_free_lane(until)
             await postpone(self.db, message_ids=delivery.ids, until=until, error=err.message)
             log.info("outbox %s: retry after %ss", delivery.ids, err.retry_after)
         except TelegramForbiddenError as err:
@@ -344,6 +374,25 @@ class OutboxSender:
             self.rows_sent += len(delivery.messages)
             self.paid += paid
             await self._follow_up(bot, delivery)
+
+    async def _give_back(self, delivery: Delivery) -> None:
+        """A send that missed its booked moment: its rows wait to be claimed and booked anew."""
+        try:
+            await postpone(self.db, message_ids=delivery.ids, until=self.clock.now(),
+                           error="missed its booked moment on the shared lane")
+        except Exception:
+            # Still claimed: taken again once the lease ends.
+            log.exception("outbox %s: giving back a late send failed", delivery.ids)
+        else:
+            self.given_back += 1
+            log.info("outbox %s: late for its booked moment, queued again", delivery.ids)
+
+    async def _hold_free_lane(self, until: datetime) -> None:
+        """Every sender of the bot waits with this one: Telegram's limit is the bot's."""
+        try:
+            await hold_lane(self.db, lane=FREE_LANE, until=until)
+        except Exception:
+            log.exception("outbox: holding the shared lane failed; this sender waits alone")
 
     async def _follow_up(self, bot: Bot, delivery: Delivery) -> None:
         for message in delivery.messages:

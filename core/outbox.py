@@ -351,6 +351,12 @@ async def book_sends(
         return start
 
 
+async def hold_lane(db: Database, *, lane: str, until: datetime) -> None:
+    """Nothing more is booked on the lane before ``until``: Telegram asked a sender to wait,
+    and the limit it spoke of is the bot's, shared by every sender."""
+    await book_sends(db, lane=lane, count=0, now=until, spacing=timedelta(0))
+
+
 @dataclass(frozen=True)
 class Accepted:
     """A message Telegram accepted: the rows it carried, its message id, when."""

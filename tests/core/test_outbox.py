@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.events import Notice, record_event
 from core.models import OutboxMessage, OutboxPace, OutboxSent
-from core.outbox import Accepted, DeliveryRules, mark_all_sent
+from core.outbox import Accepted, DeliveryRules, book_sends, hold_lane, mark_all_sent
 
 RULES = DeliveryRules(per_chat_interval=timedelta(seconds=1), lease=timedelta(seconds=60),
                       max_attempts=5, per_chat_burst=3)
@@ -74,3 +74,27 @@ async def test_a_batch_is_recorded_as_each_message_alone(fresh_db: Database):
     # Chat 1: three messages within a second from a bucket of three; chat 2: two, far apart.
     assert paces[0][1] == round(3 - 3 + 0.9, 6)
     assert paces[0][3] == AT + timedelta(milliseconds=900) + timedelta(seconds=0.1)
+
+
+async def test_senders_book_one_lane_one_after_another_and_a_hold_keeps_them_waiting(
+    fresh_db: Database,
+):
+    spacing = timedelta(milliseconds=50)
+    first = await book_sends(fresh_db, lane="free", count=4, now=AT, spacing=spacing)
+    # A second sender asking a moment later gets the moments right after the first one's.
+    second = await book_sends(fresh_db, lane="free", count=2, now=AT + timedelta(milliseconds=10),
+                              spacing=spacing)
+    assert (first, second) == (AT, AT + 4 * spacing)
+
+    # Telegram told a sender to wait 3 seconds: nobody's next sends are booked before then.
+    await hold_lane(fresh_db, lane="free", until=AT + timedelta(seconds=3))
+    after = await book_sends(fresh_db, lane="free", count=1, now=AT + timedelta(seconds=1),
+                             spacing=spacing)
+    assert after == AT + timedelta(seconds=3)
+    # A hold that ends sooner than what is booked already changes nothing.
+    await hold_lane(fresh_db, lane="free", until=AT + timedelta(seconds=1))
+    assert await book_sends(fresh_db, lane="free", count=1, now=AT + timedelta(seconds=1),
+                            spacing=spacing) == AT + timedelta(seconds=3) + spacing
+    # An idle lane books from the moment asked.
+    later = AT + timedelta(minutes=5)
+    assert await book_sends(fresh_db, lane="free", count=1, now=later, spacing=spacing) == later

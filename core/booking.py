@@ -105,7 +105,7 @@ async def book_visit(
     start_minute = _check_start(start, now, rules)
 
     async def book(tx: AsyncSession, patient: bool) -> Booking:
-        booking = await _book(
+        return await _book(
             tx,
             client_id=client_id,
             service_id=service_id,
@@ -122,13 +122,8 @@ async def book_visit(
             priority=priority,
             lock=db.dialect == "postgresql",
             patient=patient,
+            request_key=request_key,
         )
-        if request_key is not None:
-            # The key settles a race of one request with itself (a double tap, a retried
-            # webhook): the later booking fails here, once the earlier one has committed.
-            tx.add(BookingRequest(key=request_key, order_id=booking.order.id))
-            await tx.flush()
-        return booking
 
     try:
         return await _in_transaction(db, book)
@@ -210,6 +205,7 @@ async def _book(
     priority: Priority,
     lock: bool,
     patient: bool,
+    request_key: str | None,
 ) -> Booking:
     client = (
         await tx.execute(
@@ -236,13 +232,11 @@ async def _book(
             lon=place.point.lon,
             zone_id=zone_ids[0],
         )
-        tx.add(address)
-        await tx.flush()
     modifier = place.price_modifiers.get(zone_ids[0], 0)
     starts_at = from_epoch_minutes(start_minute, rules.tz)
     order = Order(
         client_id=client_id,
-        address_id=address.id,
+        address=address,
         zone_id=zone_ids[0],
         lat=place.point.lat,
         lon=place.point.lon,
@@ -269,7 +263,11 @@ async def _book(
     move(order, Status.CONFIRMED, actor=actor, now=now)
     order.worker_id = candidate.worker_id
     move(order, Status.ASSIGNED, actor="system", now=now, reason=order.assignment_note)
-    await tx.flush()
+    if request_key is not None:
+        # The key settles a race of one request with itself (a double tap, a retried webhook):
+        # the later booking fails here, once the earlier one has committed.
+        tx.add(BookingRequest(key=request_key, order=order))
+    await tx.flush()  # the address if new, the order, its lines and history, the key
     when = starts_at.strftime("%d.%m.%Y %H:%M")
     about = {"number": order.number, "service": dict(service.names), "when": when}
     client_chat = (

@@ -388,6 +388,8 @@ class Order(Base):
     history: Mapped[list[OrderStatusChange]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="OrderStatusChange.id"
     )
+    # Set when booking, so that a new address and its order go in one flush; never read.
+    address: Mapped[Address | None] = relationship(lazy="raise")
 
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
@@ -633,6 +635,9 @@ class BookingRequest(Base):
     # Empty only inside the booking transaction: the key is taken first, then the order made.
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Set when booking: the key goes in with its order, in one flush.
+    order: Mapped[Order | None] = relationship(lazy="raise")
 
 
 # --- after the work: ratings, quality cases, support, referrals ------------------------------

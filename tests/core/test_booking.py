@@ -124,7 +124,7 @@ async def test_rolled_back_booking_leaves_no_event_and_no_message(db):
                 start_minute=int(kyiv(TUESDAY, 10).timestamp()) // 60, now=NOW, rules=RULES,
                 channel=Channel.TELEGRAM, point=HERE, address_id=None, address_text="",
                 quantity=1, comment="", actor="test", priority=booking_module.Priority.NORMAL,
-                lock=db.dialect == "postgresql", patient=False,
+                lock=db.dialect == "postgresql", patient=False, request_key=None,
             )
             assert await tx.scalar(select(func.count()).select_from(OutboxMessage)) == 1
             raise Crash

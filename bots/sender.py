@@ -70,9 +70,9 @@ CLAIM_SECONDS = 0.25
 FREE_LANE = "free"
 # A payable message goes as a paid broadcast only when a free send would wait longer than this.
 FREE_WAIT_BEFORE_PAYING = 0.25
-# Sends spaced by SPACING_MARGIN leave 10 ms of every second free; one later than this for its
-# booked moment (a stalled process) could put one more than the limit in some second, in another
-# sender's time: it stays unsent and its rows go back to the queue, to be claimed again.
+# Sends spaced by SPACING_MARGIN leave 10 ms of every second free; on a crowded lane, one later
+# than this for its booked moment (a stalled process) could put one more than the limit in some
+# second, in another sender's time: it stays unsent and its rows go back to the queue.
 TOO_LATE = 0.008
 
 
@@ -85,23 +85,26 @@ class _Pace:
         self.next = 0.0
         self._held = 0.0
         self._booked: deque[float] = deque()
+        self._crowded = False
 
     def wait(self) -> float:
         """Seconds until the next free slot."""
         return max(0.0, self.next - time.monotonic())
 
-    def book(self, first: float, count: int) -> None:
+    def book(self, first: float, count: int, *, crowded: bool) -> None:
         """The next ``count`` sends go at the moments booked for them from ``first`` on
-        (``time.monotonic()``), one spacing apart."""
+        (``time.monotonic()``), one spacing apart. On a ``crowded`` lane (booked beyond the
+        moment asked) each moment must be kept; on an idle one a late send harms nobody."""
         self._booked = deque(first + n * self.spacing for n in range(count))
+        self._crowded = crowded
         self.next = max(self.next, first)
 
     def unbook(self) -> None:
         self._booked.clear()
 
     async def take(self) -> float | None:
-        """Waits for the next send's moment: the one booked for it, which it returns, or
-        without a booking the next one free."""
+        """Waits for the next send's moment: the one booked for it, or without a booking the
+        next one free. Returns the booked moment when it must be kept."""
         booked = self._booked.popleft() if self._booked else None
         now = time.monotonic()
         # A booked moment is kept exactly, a sleep's overshoot is not carried to the next one.
@@ -109,7 +112,7 @@ class _Pace:
         if moment > now:
             await asyncio.sleep(moment - now)
         self.next = max(self.next, time.monotonic() if booked is None else moment) + self.spacing
-        return booked
+        return booked if self._crowded else None
 
     def pause(self, seconds: float) -> None:
         """Telegram said "too many requests": this lane sends nothing until it has passed."""
@@ -290,7 +293,7 @@ class OutboxSender:
             self._free.unbook()
             return
         # Measured from when it was asked: a slow answer leaves less time, not later moments.
-        self._free.book(asked + (start - now).total_seconds(), count)
+        self._free.book(asked + (start - now).total_seconds(), count, crowded=start > now)
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
         booked = await (self._paid if paid else self._free).take()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Integer, Table, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -19,6 +19,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.events import record_event
 from core.geo import Point
 from core.models import Address, Channel, Client, ClientPhone, Order, Service, Zone
+from core.one_of import one_of
 from core.phones import normalise_phone
 from core.slots import SlotRules
 from core.zones import ZoneMap
@@ -89,7 +90,7 @@ _CLIENTS = (
             _addresses, _addresses.c.client_id == _clients.c.id
         )
     )
-    .where(_clients.c.id.in_(bindparam("client_ids", expanding=True)))
+    .where(one_of(_clients.c.id, "client_ids", Integer()))
     .order_by(_clients.c.id, _phones.c.id, _addresses.c.id)
 )
 _newest_first = (Order.starts_at.desc(), Order.id.desc())
@@ -98,7 +99,7 @@ _ranked = (
         Order.id,
         func.row_number().over(partition_by=Order.client_id, order_by=_newest_first).label("rank"),
     )
-    .where(Order.client_id.in_(bindparam("client_ids", expanding=True)))
+    .where(one_of(Order.client_id, "client_ids", Integer()))
     .subquery()
 )
 # Each client's latest orders, for all the clients at once.
@@ -110,7 +111,7 @@ _LAST_ORDERS = (
     .options(lazyload(Order.history))  # the card shows no history
 )
 _SERVICE_NAMES = select(_services.c.id, _services.c.names).where(
-    _services.c.id.in_(bindparam("service_ids", expanding=True))
+    one_of(_services.c.id, "service_ids", Integer())
 )
 
 

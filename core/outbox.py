@@ -27,10 +27,13 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Exists,
+    Integer,
     Interval,
     Select,
+    String,
     bindparam,
     case,
     delete,
@@ -48,6 +51,7 @@ from sqlalchemy.orm import aliased
 from core.db import Database
 from core.messages import render
 from core.models import OutboxLane, OutboxMessage, OutboxPace, OutboxSent, UnreachableChat
+from core.one_of import one_of
 
 PENDING = "pending"
 SENDING = "sending"
@@ -144,7 +148,7 @@ def _paced(row: type[OutboxMessage]) -> Exists:
 def _due(row: type[OutboxMessage]) -> list[ColumnElement[bool]]:
     return [
         row.state.in_(_WAITING),
-        row.bot.in_(bindparam("bots", expanding=True)),
+        one_of(row.bot, "bots", String()),
         row.next_attempt_at <= bindparam("now"),
         ~_paced(row),
     ]
@@ -208,7 +212,7 @@ _END_BLOCKED = (
     update(OutboxMessage)
     .where(
         OutboxMessage.state == PENDING,
-        OutboxMessage.bot.in_(bindparam("bots", expanding=True)),
+        one_of(OutboxMessage.bot, "bots", String()),
         _blocked(OutboxMessage),
     )
     .values(state=UNREACHABLE, last_error="the chat blocked the bot")
@@ -254,8 +258,8 @@ def _followers(postgresql: bool) -> Select[Any]:
     query = (
         select(row)
         .where(
-            row.bot.in_(bindparam("bots", expanding=True)),
-            row.chat_id.in_(bindparam("chats", expanding=True)),
+            one_of(row.bot, "bots", String()),
+            one_of(row.chat_id, "chats", BigInteger()),
             row.state.in_(_WAITING),
             row.id > bindparam("after"),
         )
@@ -390,10 +394,10 @@ async def mark_all_sent(
 
 _SENT_ROWS = select(
     OutboxMessage.id, OutboxMessage.bot, OutboxMessage.chat_id, OutboxMessage.attempts
-).where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+).where(one_of(OutboxMessage.id, "ids", Integer()))
 _PACES = select(OutboxPace).where(
-    OutboxPace.bot.in_(bindparam("bots", expanding=True)),
-    OutboxPace.chat_id.in_(bindparam("chats", expanding=True)),
+    one_of(OutboxPace.bot, "bots", String()),
+    one_of(OutboxPace.chat_id, "chats", BigInteger()),
 )
 
 

@@ -15,13 +15,14 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.messages import WEEKDAYS, per_language
 from core.models import ShiftException, ShiftExceptionKind, ShiftPattern, Worker, WorkerZone, Zone
+from core.one_of import one_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,12 +363,12 @@ def _pattern_query(some_weekdays: bool) -> Select[*tuple[Any, ...]]:
         ShiftPattern.valid_from,
         ShiftPattern.valid_until,
     ).where(
-        ShiftPattern.worker_id.in_(bindparam("workers", expanding=True)),
+        one_of(ShiftPattern.worker_id, "workers", Integer()),
         ShiftPattern.valid_from <= bindparam("last"),
         (ShiftPattern.valid_until.is_(None)) | (ShiftPattern.valid_until >= bindparam("first")),
     )
     if some_weekdays:
-        query = query.where(ShiftPattern.weekday.in_(bindparam("weekdays", expanding=True)))
+        query = query.where(one_of(ShiftPattern.weekday, "weekdays", Integer()))
     return query
 
 
@@ -379,7 +380,7 @@ _EXCEPTION_QUERY = select(
     ShiftException.starts,
     ShiftException.ends,
 ).where(
-    ShiftException.worker_id.in_(bindparam("workers", expanding=True)),
+    one_of(ShiftException.worker_id, "workers", Integer()),
     ShiftException.day >= bindparam("first"),
     ShiftException.day <= bindparam("last"),
 )

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -40,6 +40,7 @@ from core.models import (
     Zone,
     minutes_since_epoch,
 )
+from core.one_of import one_of
 from core.shifts import (
     ExceptionRow,
     PatternRow,
@@ -247,7 +248,7 @@ def _eligible_query(
         Worker.active.is_(True),
         Worker.id.in_(
             select(WorkerZone.worker_id).where(
-                WorkerZone.zone_id.in_(bindparam("zones", expanding=True))
+                one_of(WorkerZone.zone_id, "zones", Integer())
             )
         ),
     )
@@ -352,7 +353,7 @@ _JOBS_QUERY = (
         Order.lon,
     )
     .where(
-        Order.worker_id.in_(bindparam("workers", expanding=True)),
+        one_of(Order.worker_id, "workers", Integer()),
         Order.status != CANCELLED,
         Order.starts_at < bindparam("before"),
         Order.ends_at > bindparam("after"),

@@ -93,8 +93,8 @@ class _Pace:
 
     def book(self, first: float, count: int, *, crowded: bool) -> None:
         """The next ``count`` sends go at the moments booked for them from ``first`` on
-        (``time.monotonic()``), one spacing apart. On a ``crowded`` lane (booked beyond the
-        moment asked) each moment must be kept; on an idle one a late send harms nobody."""
+        (``time.monotonic()``), one spacing apart. On a ``crowded`` lane (another sender
+        booked there too) each moment must be kept; otherwise a late send harms nobody."""
         self._booked = deque(first + n * self.spacing for n in range(count))
         self._crowded = crowded
         self.next = max(self.next, first)
@@ -107,11 +107,17 @@ class _Pace:
         next one free. Returns the booked moment when it must be kept."""
         booked = self._booked.popleft() if self._booked else None
         now = time.monotonic()
-        # A booked moment is kept exactly, a sleep's overshoot is not carried to the next one.
-        moment = max(self.next, now) if booked is None else max(booked, self._held)
+        if booked is None:
+            if self.next > now:
+                await asyncio.sleep(self.next - now)
+            self.next = max(self.next, time.monotonic()) + self.spacing
+            return None
+        moment = max(booked, self._held, self.next)
         if moment > now:
             await asyncio.sleep(moment - now)
-        self.next = max(self.next, time.monotonic() if booked is None else moment) + self.spacing
+        # On time, the next one goes a spacing after this one's moment, a sleep's overshoot not
+        # carried on; behind time (a slow booking, a stall), a spacing after now: no burst.
+        self.next = max(moment, now) + self.spacing
         return booked if self._crowded else None
 
     def pause(self, seconds: float) -> None:
@@ -200,6 +206,7 @@ class OutboxSender:
         self.clock = clock or SystemClock()
         self._free = _Pace(settings.global_per_second)
         self._paid = _Pace(settings.paid_broadcast_per_second)
+        self._booked_until: datetime | None = None  # the end of its last booking
         self._sent_log = _SentLog(lambda: self.db, self.rules)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._room = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -292,8 +299,12 @@ class OutboxSender:
             log.exception("outbox: booking sends on the shared lane failed; pacing alone")
             self._free.unbook()
             return
+        # Another sender booked between this one's bookings: the lane is shared right now. Before
+        # its first booking a sender cannot tell, and keeps its moments.
+        crowded = self._booked_until is None or start > max(now, self._booked_until)
+        self._booked_until = start + timedelta(seconds=self._free.spacing * count)
         # Measured from when it was asked: a slow answer leaves less time, not later moments.
-        self._free.book(asked + (start - now).total_seconds(), count, crowded=start > now)
+        self._free.book(asked + (start - now).total_seconds(), count, crowded=crowded)
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
         booked = await (self._paid if paid else self._free).take()

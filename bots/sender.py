@@ -3,9 +3,8 @@
 Claiming and recording results is core's (``core/outbox.py``); this loop renders each message
 in its language, sends it through the right bot and reports what Telegram said. The overall
 limit is kept by spacing sends, booked on a lane every sender shares (several processes send
-for one bot, and the limit is the bot's): each send goes at its booked moment or, missed (a
-stalled process), back to the queue, and a "retry after" holds the lane for every sender. The
-per-chat limit and the order within a chat are kept by the claim, across every sender. A
+for one bot, and the limit is the bot's), and a "retry after" holds the lane for every sender.
+The per-chat limit and the order within a chat are kept by the claim, across every sender. A
 message is marked sent only after Telegram accepted it, so a sender killed mid-drain loses
 nothing: its claimed rows are taken again when their lease ends.
 
@@ -70,10 +69,6 @@ CLAIM_SECONDS = 0.25
 FREE_LANE = "free"
 # A payable message goes as a paid broadcast only when a free send would wait longer than this.
 FREE_WAIT_BEFORE_PAYING = 0.25
-# Sends spaced by SPACING_MARGIN leave 10 ms of every second free; on a crowded lane, one later
-# than this for its booked moment (a stalled process) could put one more than the limit in some
-# second, in another sender's time: it stays unsent and its rows go back to the queue.
-TOO_LATE = 0.008
 
 
 class _Pace:
@@ -83,47 +78,35 @@ class _Pace:
     def __init__(self, per_second: float) -> None:
         self.spacing = SPACING_MARGIN / per_second
         self.next = 0.0
-        self._held = 0.0
         self._booked: deque[float] = deque()
-        self._crowded = False
 
     def wait(self) -> float:
         """Seconds until the next free slot."""
         return max(0.0, self.next - time.monotonic())
 
-    def book(self, first: float, count: int, *, crowded: bool) -> None:
+    def book(self, first: float, count: int) -> None:
         """The next ``count`` sends go at the moments booked for them from ``first`` on
-        (``time.monotonic()``), one spacing apart. On a ``crowded`` lane (another sender
-        booked there too) each moment must be kept; otherwise a late send harms nobody."""
+        (``time.monotonic()``), one spacing apart."""
         self._booked = deque(first + n * self.spacing for n in range(count))
-        self._crowded = crowded
         self.next = max(self.next, first)
 
     def unbook(self) -> None:
         self._booked.clear()
 
-    async def take(self) -> float | None:
+    async def take(self) -> None:
         """Waits for the next send's moment: the one booked for it, or without a booking the
-        next one free. Returns the booked moment when it must be kept."""
-        booked = self._booked.popleft() if self._booked else None
+        next one free."""
         now = time.monotonic()
-        if booked is None:
-            if self.next > now:
-                await asyncio.sleep(self.next - now)
-            self.next = max(self.next, time.monotonic()) + self.spacing
-            return None
-        moment = max(booked, self._held, self.next)
+        moment = max(self.next, self._booked.popleft() if self._booked else now)
         if moment > now:
             await asyncio.sleep(moment - now)
         # On time, the next one goes a spacing after this one's moment, a sleep's overshoot not
-        # carried on; behind time (a slow booking, a stall), a spacing after now: no burst.
+        # carried on; behind time (a slow booking, a busy loop), a spacing after now: no burst.
         self.next = max(moment, now) + self.spacing
-        return booked if self._crowded else None
 
     def pause(self, seconds: float) -> None:
         """Telegram said "too many requests": this lane sends nothing until it has passed."""
-        self._held = max(self._held, time.monotonic() + seconds)
-        self.next = max(self.next, self._held)
+        self.next = max(self.next, time.monotonic() + seconds)
 
 
 class _SentLog:
@@ -206,14 +189,12 @@ class OutboxSender:
         self.clock = clock or SystemClock()
         self._free = _Pace(settings.global_per_second)
         self._paid = _Pace(settings.paid_broadcast_per_second)
-        self._booked_until: datetime | None = None  # the end of its last booking
         self._sent_log = _SentLog(lambda: self.db, self.rules)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._room = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.sent = 0  # Telegram messages (a joined one counts once)
         self.rows_sent = 0  # outbox rows they carried
         self.paid = 0  # messages sent as paid broadcasts
-        self.given_back = 0  # sends that missed their booked moment, queued again
 
     @property
     def db(self) -> Database:
@@ -299,17 +280,13 @@ class OutboxSender:
             log.exception("outbox: booking sends on the shared lane failed; pacing alone")
             self._free.unbook()
             return
-        # Another sender booked between this one's bookings: the lane is shared right now. Before
-        # its first booking a sender cannot tell, and keeps its moments.
-        crowded = self._booked_until is None or start > max(now, self._booked_until)
-        self._booked_until = start + timedelta(seconds=self._free.spacing * count)
         # Measured from when it was asked: a slow answer leaves less time, not later moments.
-        self._free.book(asked + (start - now).total_seconds(), count, crowded=crowded)
+        self._free.book(asked + (start - now).total_seconds(), count)
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
-        booked = await (self._paid if paid else self._free).take()
+        await (self._paid if paid else self._free).take()
         await self._room.acquire()
-        task = asyncio.create_task(self._deliver(delivery, paid=paid, booked=booked))
+        task = asyncio.create_task(self._deliver(delivery, paid=paid))
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
 
@@ -347,10 +324,7 @@ class OutboxSender:
         joined_markup = self._joined[delivery.first.template]
         return self.rules.joined_separator.join(texts), joined_markup(messages)
 
-    async def _deliver(self, delivery: Delivery, *, paid: bool, booked: float | None) -> None:
-        if booked is not None and time.monotonic() - booked > TOO_LATE:
-            await self._give_back(delivery)
-            return
+    async def _deliver(self, delivery: Delivery, *, paid: bool) -> None:
         first = delivery.first
         bot = self.bots[first.bot]
         text, markup = self._compose(delivery)
@@ -388,18 +362,6 @@ class OutboxSender:
             self.rows_sent += len(delivery.messages)
             self.paid += paid
             await self._follow_up(bot, delivery)
-
-    async def _give_back(self, delivery: Delivery) -> None:
-        """A send that missed its booked moment: its rows wait to be claimed and booked anew."""
-        try:
-            await postpone(self.db, message_ids=delivery.ids, until=self.clock.now(),
-                           error="missed its booked moment on the shared lane")
-        except Exception:
-            # Still claimed: taken again once the lease ends.
-            log.exception("outbox %s: giving back a late send failed", delivery.ids)
-        else:
-            self.given_back += 1
-            log.info("outbox %s: late for its booked moment, queued again", delivery.ids)
 
     async def _hold_free_lane(self, until: datetime) -> None:
         """Every sender of the bot waits with this one: Telegram's limit is the bot's."""

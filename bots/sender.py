@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,37 +71,25 @@ FREE_WAIT_BEFORE_PAYING = 0.25
 
 
 class _Pace:
-    """Spaces sends so that no second holds more than ``per_second`` of them. Sends booked on
-    the lane every sender shares go at the moments booked there; others keep to the spacing."""
+    """Spaces sends so that no second holds more than ``per_second`` of them."""
 
     def __init__(self, per_second: float) -> None:
         self.spacing = SPACING_MARGIN / per_second
         self.next = 0.0
-        self._booked: deque[float] = deque()
 
     def wait(self) -> float:
         """Seconds until the next free slot."""
         return max(0.0, self.next - time.monotonic())
 
-    def book(self, first: float, count: int) -> None:
-        """The next ``count`` sends go at the moments booked for them from ``first`` on
-        (``time.monotonic()``), one spacing apart."""
-        self._booked = deque(first + n * self.spacing for n in range(count))
-        self.next = max(self.next, first)
-
-    def unbook(self) -> None:
-        self._booked.clear()
-
     async def take(self) -> None:
-        """Waits for the next send's moment: the one booked for it, or without a booking the
-        next one free."""
-        now = time.monotonic()
-        moment = max(self.next, self._booked.popleft() if self._booked else now)
-        if moment > now:
-            await asyncio.sleep(moment - now)
-        # On time, the next one goes a spacing after this one's moment, a sleep's overshoot not
-        # carried on; behind time (a slow booking, a busy loop), a spacing after now: no burst.
-        self.next = max(moment, now) + self.spacing
+        delay = self.wait()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.next = max(self.next, time.monotonic()) + self.spacing
+
+    def not_before(self, moment: float) -> None:
+        """The next send waits for ``moment`` (``time.monotonic()``) at least."""
+        self.next = max(self.next, moment)
 
     def pause(self, seconds: float) -> None:
         """Telegram said "too many requests": this lane sends nothing until it has passed."""
@@ -278,10 +265,9 @@ class OutboxSender:
                                      spacing=timedelta(seconds=self._free.spacing))
         except Exception:
             log.exception("outbox: booking sends on the shared lane failed; pacing alone")
-            self._free.unbook()
             return
-        # Measured from when it was asked: a slow answer leaves less time, not later moments.
-        self._free.book(asked + (start - now).total_seconds(), count)
+        # Measured from when it was asked: a slow answer leaves less time, not a later start.
+        self._free.not_before(asked + (start - now).total_seconds())
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
         await (self._paid if paid else self._free).take()

@@ -268,6 +268,10 @@ async def test_when_telegram_says_wait_every_sender_of_the_bot_waits(
             await asyncio.sleep(0.01)
         refused_by = time.monotonic()
         assert telegram.refused == 1
+        # The refused row waits again once the sender has taken in the answer (lane held first).
+        while await states(fresh_db) != {"sent": 1, "pending": 1}:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
 
         # Another sender of the same bot (another process) has messages for other chats now.
         others = telegram.users(5)

@@ -259,15 +259,14 @@ class OutboxSender:
         count = sum(1 for _, paid in planned if not paid)
         if not count:
             return
-        now, asked = self.clock.now(), time.monotonic()
+        now = self.clock.now()
         try:
             start = await book_sends(self.db, lane=FREE_LANE, count=count, now=now,
                                      spacing=timedelta(seconds=self._free.spacing))
         except Exception:
             log.exception("outbox: booking sends on the shared lane failed; pacing alone")
             return
-        # Measured from when it was asked: a slow answer leaves less time, not a later start.
-        self._free.not_before(asked + (start - now).total_seconds())
+        self._free.not_before(time.monotonic() + (start - now).total_seconds())
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
         await (self._paid if paid else self._free).take()

@@ -27,13 +27,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Exists,
-    Integer,
     Interval,
     Select,
-    String,
     bindparam,
     case,
     delete,
@@ -51,7 +48,6 @@ from sqlalchemy.orm import aliased
 from core.db import Database
 from core.messages import render
 from core.models import OutboxLane, OutboxMessage, OutboxPace, OutboxSent, UnreachableChat
-from core.one_of import one_of
 
 PENDING = "pending"
 SENDING = "sending"
@@ -148,7 +144,7 @@ def _paced(row: type[OutboxMessage]) -> Exists:
 def _due(row: type[OutboxMessage]) -> list[ColumnElement[bool]]:
     return [
         row.state.in_(_WAITING),
-        one_of(row.bot, "bots", String()),
+        row.bot.in_(bindparam("bots", expanding=True)),
         row.next_attempt_at <= bindparam("now"),
         ~_paced(row),
     ]
@@ -212,7 +208,7 @@ _END_BLOCKED = (
     update(OutboxMessage)
     .where(
         OutboxMessage.state == PENDING,
-        one_of(OutboxMessage.bot, "bots", String()),
+        OutboxMessage.bot.in_(bindparam("bots", expanding=True)),
         _blocked(OutboxMessage),
     )
     .values(state=UNREACHABLE, last_error="the chat blocked the bot")
@@ -258,8 +254,8 @@ def _followers(postgresql: bool) -> Select[Any]:
     query = (
         select(row)
         .where(
-            one_of(row.bot, "bots", String()),
-            one_of(row.chat_id, "chats", BigInteger()),
+            row.bot.in_(bindparam("bots", expanding=True)),
+            row.chat_id.in_(bindparam("chats", expanding=True)),
             row.state.in_(_WAITING),
             row.id > bindparam("after"),
         )
@@ -394,10 +390,10 @@ async def mark_all_sent(
 
 _SENT_ROWS = select(
     OutboxMessage.id, OutboxMessage.bot, OutboxMessage.chat_id, OutboxMessage.attempts
-).where(one_of(OutboxMessage.id, "ids", Integer()))
+).where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
 _PACES = select(OutboxPace).where(
-    one_of(OutboxPace.bot, "bots", String()),
-    one_of(OutboxPace.chat_id, "chats", BigInteger()),
+    OutboxPace.bot.in_(bindparam("bots", expanding=True)),
+    OutboxPace.chat_id.in_(bindparam("chats", expanding=True)),
 )
 
 

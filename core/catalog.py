@@ -32,7 +32,7 @@ class ServiceInfo:
         return self.names.get(language) or self.names.get("en") or self.code
 
 
-def _info(service: Service) -> ServiceInfo:
+def service_info(service: Service) -> ServiceInfo:
     return ServiceInfo(
         id=service.id,
         code=service.code,
@@ -66,7 +66,7 @@ async def find_service(db: Database, *, ref: str | int) -> ServiceInfo:
         service = await _service_by_ref(tx, ref)
         if service is None:
             raise NotFound("not_found", entity="service", ref=ref)
-        return _info(service)
+        return service_info(service)
 
 
 async def list_services(db: Database, *, active_only: bool = True) -> list[ServiceInfo]:
@@ -74,7 +74,7 @@ async def list_services(db: Database, *, active_only: bool = True) -> list[Servi
         query = select(Service).options(*_WHOLE).order_by(Service.category_id, Service.id)
         if active_only:
             query = query.where(Service.active.is_(True))
-        return [_info(s) for s in (await tx.scalars(query)).unique()]
+        return [service_info(s) for s in (await tx.scalars(query)).unique()]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ except ImportError:  # not a POSIX system: writers take turns within each proces
     fcntl = None  # type: ignore[assignment]
 
 READ_ONLY = "brigadier_read_only"  # an execution option: begin the transaction to read only
+DATABASE = "brigadier_database"  # session.info: the Database that opened the session
 
 
 def resolve_url(url: str, base: Path) -> str:
@@ -252,7 +253,7 @@ class Database:
     def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
         self.bind = bind
         self.engine = bind if isinstance(bind, AsyncEngine) else bind.engine
-        options: dict[str, Any] = {"expire_on_commit": False}
+        options: dict[str, Any] = {"expire_on_commit": False, "info": {DATABASE: self}}
         if isinstance(bind, AsyncConnection):
             options["join_transaction_mode"] = "create_savepoint"
         self._sessions = async_sessionmaker(bind, **options)

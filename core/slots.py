@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
+from core.catalog import ServiceInfo
 from core.config import Config
 from core.db import Database
 from core.errors import InvalidInput, NotFound
@@ -32,15 +32,14 @@ from core.models import (
     ClientWorker,
     OfferRefusal,
     Order,
-    Service,
     Worker,
     WorkerPreference,
     WorkerSkill,
     WorkerZone,
-    Zone,
     minutes_since_epoch,
 )
 from core.one_of import one_of
+from core.reference import reference
 from core.shifts import (
     ExceptionRow,
     PatternRow,
@@ -52,7 +51,6 @@ from core.shifts import (
     working_intervals,
 )
 from core.travel import StraightLineTravel, TravelTimes
-from core.zones import ZoneMap
 
 CANCELLED = "cancelled"
 
@@ -116,16 +114,11 @@ class JobSpec:
 # --- loading ---------------------------------------------------------------------------------
 
 
-_ZONES = select(Zone.id, Zone.code, Zone.polygon_wkt, Zone.price_modifier_percent)
-
-
 async def resolve_place(
     tx: AsyncSession, *, point: Point | None, address_id: int | None
 ) -> tuple[Place, Address | None]:
     """The point and the zones of a place given as coordinates or as a saved address."""
-    zone_rows = (await tx.execute(_ZONES)).all()
-    zone_map = _zone_map(tuple((id, code, wkt) for id, code, wkt, _ in zone_rows))
-    modifiers = {id: modifier for id, _, _, modifier in zone_rows}
+    known = await reference(tx)
     address = None
     if address_id is not None:
         address = await tx.get(Address, address_id)
@@ -135,8 +128,8 @@ async def resolve_place(
             point = Point(address.lat, address.lon)
         elif address.zone_id is not None:
             # Placed on a zone by an operator: its representative point stands in for travel.
-            point = zone_map.representative_point(address.zone_id)
-            return Place(point, (address.zone_id,), modifiers), address
+            point = known.zones.representative_point(address.zone_id)
+            return Place(point, (address.zone_id,), known.modifiers), address
         else:
             raise InvalidInput(
                 "address_not_geocoded", field="address", value=address.text, address=address.text
@@ -145,7 +138,7 @@ async def resolve_place(
         raise InvalidInput(
             "invalid_value", field="place", value="", reason="give a point or an address"
         )
-    zone_ids = tuple(zone_map.zones_at(point))
+    zone_ids = tuple(known.zones.zones_at(point))
     if not zone_ids:
         raise InvalidInput(
             "outside_zones",
@@ -154,40 +147,24 @@ async def resolve_place(
             lat=point.lat,
             lon=point.lon,
         )
-    return Place(point, zone_ids, modifiers), address
-
-
-# One statement for a service, its skills and its zones (a few rows each).
-_WHOLE_SERVICE = (joinedload(Service.skills), joinedload(Service.zones))
-
-
-@lru_cache(maxsize=8)
-def _zone_map(rows: tuple[tuple[int, str, str], ...]) -> ZoneMap:
-    """Zones parsed once per set of polygons: parsing is the costly part of a place lookup."""
-    return ZoneMap(rows)
+    return Place(point, zone_ids, known.modifiers), address
 
 
 async def load_job_spec(
     tx: AsyncSession, service_id: int, quantity: int
-) -> tuple[JobSpec, Service]:
-    service = await tx.get(Service, service_id, options=_WHOLE_SERVICE)
-    if service is None or not service.active:
+) -> tuple[JobSpec, ServiceInfo]:
+    service = (await reference(tx)).services.get(service_id)
+    if service is None:
         raise NotFound("not_found", entity="service", ref=service_id)
     if not 1 <= quantity <= 10_000:
         raise InvalidInput("invalid_value", field="quantity", value=quantity, reason="1–10000")
     duration = service.duration_minutes + service.minutes_per_unit * (quantity - 1)
-    spec = JobSpec(
-        service.id,
-        duration,
-        tuple(sorted(s.skill for s in service.skills)),
-        service.workflow,
-        service.price,
-    )
+    spec = JobSpec(service.id, duration, service.skills, service.workflow, service.price)
     return spec, service
 
 
-def sold_zones(service: Service, place: Place) -> tuple[int, ...]:
-    sold = {z.zone_id for z in service.zones}
+def sold_zones(service: ServiceInfo, place: Place) -> tuple[int, ...]:
+    sold = set(service.zone_ids)
     zone_ids = tuple(z for z in place.zone_ids if z in sold) if sold else place.zone_ids
     if not zone_ids:
         raise InvalidInput(

@@ -17,6 +17,9 @@ What wakes a hub depends on the engine:
   ``panel.live_poll_seconds`` (20 ms by default); one indexed read of ``id > last seen``, on a
   connection the hub keeps for it.
 
+The hub also keeps the process's copy of the catalog and zones current (``core/reference.py``):
+a ``catalog.changed`` event from any process drops it.
+
 A process that has just committed events may also :meth:`LiveHub.publish` them: its own
 subscribers hear them at once instead of after the next notification or poll, and the read that
 finds them in the table later passes them over, so nobody hears an event twice.
@@ -48,6 +51,7 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core import reference
 from core.db import Database
 from core.models import Event
 
@@ -218,6 +222,8 @@ class LiveHub:
     def _deliver(self, event: LiveEvent) -> None:
         self._seen.add(event.id)
         self._gaps.pop(event.id, None)
+        if event.kind == reference.CHANGED:
+            reference.forget(self.db)  # another process changed the catalog or the zones
         for subscription in list(self._subscriptions):
             subscription.offer(event)
 

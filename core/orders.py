@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload, object_session
 
+from core.catalog import ServiceInfo
 from core.config import ReferralSettings
 from core.db import Database
 from core.errors import InvalidInput, NotFound
@@ -35,6 +36,7 @@ from core.models import (
     User,
     Worker,
 )
+from core.reference import reference
 from core.referrals import DEFAULT_REFERRALS, reward_referral
 from core.workflows import (
     OrderFacts,
@@ -139,11 +141,12 @@ class OrderView:
 
 
 async def order_view(tx: AsyncSession, order: Order) -> OrderView:
-    # Most often loaded already: the identity map answers without a statement.
-    services = {
-        service_id: await tx.get_one(Service, service_id)
-        for service_id in {line.service_id for line in order.lines}
-    }
+    # Active services from the process's copy of the catalog; one no longer sold from the table.
+    known = (await reference(tx)).services
+    services: dict[int, ServiceInfo | Service] = {}
+    for service_id in {line.service_id for line in order.lines}:
+        held = known.get(service_id)
+        services[service_id] = held if held is not None else await tx.get_one(Service, service_id)
     return OrderView(
         id=order.id,
         number=order.number,

@@ -1,45 +1,67 @@
-"""Services and zones, held by each process between changes.
+"""Services, zones and staff, held by each process between changes.
 
 Every slot search, place check and booking needs the service (its duration, skills and the
-zones it is sold in) and the zone map (polygons and price modifiers). They change a few times a
-year and are read many times a second, so each process keeps a copy and reads it again only
-after a change:
+zones it is sold in), the zone map (polygons and price modifiers) and the workers who may do
+the job with their shifts (zones, skills, home, rating, weekly patterns and exceptions). They
+change now and then (a catalog edit, a new shift) and are read many times a second, so each
+process keeps a copy and reads it again only after a change:
 
-- a change this process commits (a service, its skills or zones, a zone; added, edited or
-  removed through the ORM) drops the copy at commit, and writes a ``catalog.changed`` event in
-  the same transaction;
+- a change this process commits (a service, its skills or zones, a zone, a worker, their
+  zones or skills, a shift pattern or exception; added, edited or removed through the ORM)
+  drops the copy at commit, and writes a ``catalog.changed`` event in the same transaction;
 - that event reaches every other process through its live hub (``webhooks/live.py``), which
   drops that process's copy (:func:`forget`);
 - a change made around the application (by hand, in ``psql``) is picked up within
   :data:`MAX_AGE_SECONDS`.
 
-A transaction that has itself changed the catalog reads it afresh and keeps nothing, so it sees
-its own uncommitted change and no other transaction does.
+A transaction that has itself changed them reads them afresh and keeps nothing, so it sees its
+own uncommitted change and no other transaction does. What belongs to one client or one order
+(a client's blocked and preferred workers, an order's refusals) and the jobs are always read.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from itertools import chain
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, joinedload
 
 from core.catalog import ServiceInfo, service_info
 from core.db import DATABASE, Database
-from core.models import Event, Service, ServiceSkill, ServiceZone, Zone
+from core.models import (
+    Event,
+    Service,
+    ServiceSkill,
+    ServiceZone,
+    ShiftException,
+    ShiftPattern,
+    Worker,
+    WorkerSkill,
+    WorkerZone,
+    Zone,
+)
+from core.shifts import ExceptionRow, PatternRow
 from core.zones import ZoneMap
 
 CHANGED = "catalog.changed"  # the event kind
 MAX_AGE_SECONDS = 60.0
 
-_TABLES = frozenset(("services", "service_skills", "service_zones", "zones"))
-_CLASSES = (Service, ServiceSkill, ServiceZone, Zone)
+_CLASSES = (
+    Service, ServiceSkill, ServiceZone, Zone,
+    Worker, WorkerZone, WorkerSkill, ShiftPattern, ShiftException,
+)
+_TABLES = frozenset(str(kind.__tablename__) for kind in _CLASSES)
+# Exceptions are kept from a week before the first day asked about: past days are rarely asked
+# about again, and a search further back reads them from the table.
+_EXCEPTIONS_BACK = timedelta(days=7)
 _CHANGED_HERE = "brigadier_catalog_changed"  # session.info: this transaction changed it
 
 
@@ -52,10 +74,34 @@ class Reference:
     modifiers: Mapping[int, int]
 
 
+@dataclass(frozen=True)
+class StaffMember:
+    """An active worker as slot searches see them."""
+
+    id: int
+    home_lat: float | None
+    home_lon: float | None
+    rating: float
+    zone_ids: frozenset[int]
+    skills: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Active workers by id, their shift patterns, and their shift exceptions from ``since``."""
+
+    members: Mapping[int, StaffMember]
+    patterns: Mapping[int, tuple[PatternRow, ...]]
+    exceptions: Mapping[int, tuple[ExceptionRow, ...]]
+    since: date
+
+
 @dataclass
 class _Held:
     reference: Reference | None = None
     read_at: float = 0.0
+    staff: Staff | None = None
+    staff_read_at: float = 0.0
     generation: int = 0  # moves on with every forget(): a read begun before it is not kept
 
 
@@ -86,11 +132,33 @@ async def reference(tx: AsyncSession) -> Reference:
     return fresh
 
 
+async def staff(tx: AsyncSession, since: date) -> Staff:
+    """The active workers and their shifts, with shift exceptions from ``since`` at least."""
+    db: Database | None = tx.info.get(DATABASE)
+    if db is None or tx.info.get(_CHANGED_HERE):
+        return await _read_staff(tx, since)
+    held = _HELD.get(db)
+    if held is None:
+        held = _HELD[db] = _Held()
+    kept = held.staff
+    if (
+        kept is not None
+        and kept.since <= since
+        and time.monotonic() - held.staff_read_at < MAX_AGE_SECONDS
+    ):
+        return kept
+    generation, read_at = held.generation, time.monotonic()
+    fresh = await _read_staff(tx, since - _EXCEPTIONS_BACK)
+    if held.generation == generation and not tx.info.get(_CHANGED_HERE):
+        held.staff, held.staff_read_at = fresh, read_at
+    return fresh
+
+
 def forget(db: Database) -> None:
-    """Drop the process's copy: the next reader reads the catalog again."""
+    """Drop the process's copy: the next reader reads services, zones and staff again."""
     held = _HELD.get(db)
     if held is not None:
-        held.reference = None
+        held.reference = held.staff = None
         held.generation += 1
 
 
@@ -99,6 +167,61 @@ async def _read(tx: AsyncSession) -> Reference:
     rows = (await tx.execute(_ZONES)).all()
     zones = ZoneMap((id, code, wkt) for id, code, wkt, _ in rows)
     return Reference(services, zones, {id: modifier for id, _, _, modifier in rows})
+
+
+_WORKERS = select(Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating).where(
+    Worker.active.is_(True)
+)
+_WORKER_ZONES = select(WorkerZone.worker_id, WorkerZone.zone_id)
+_WORKER_SKILLS = select(WorkerSkill.worker_id, WorkerSkill.skill)
+_PATTERNS = select(
+    ShiftPattern.worker_id,
+    ShiftPattern.zone_id,
+    ShiftPattern.weekday,
+    ShiftPattern.starts,
+    ShiftPattern.ends,
+    ShiftPattern.valid_from,
+    ShiftPattern.valid_until,
+).order_by(ShiftPattern.id)
+_EXCEPTIONS = (
+    select(
+        ShiftException.worker_id,
+        ShiftException.day,
+        ShiftException.kind,
+        ShiftException.zone_id,
+        ShiftException.starts,
+        ShiftException.ends,
+    )
+    .where(ShiftException.day >= bindparam("since"))
+    .order_by(ShiftException.id)
+)
+
+
+async def _read_staff(tx: AsyncSession, since: date) -> Staff:
+    zones: defaultdict[int, set[int]] = defaultdict(set)
+    for worker_id, zone_id in await tx.execute(_WORKER_ZONES):
+        zones[worker_id].add(zone_id)
+    skills: defaultdict[int, set[str]] = defaultdict(set)
+    for worker_id, skill in await tx.execute(_WORKER_SKILLS):
+        skills[worker_id].add(skill)
+    members = {
+        id: StaffMember(id, lat, lon, rating, frozenset(zones[id]), frozenset(skills[id]))
+        for id, lat, lon, rating in await tx.execute(_WORKERS)
+    }
+    patterns: defaultdict[int, list[PatternRow]] = defaultdict(list)
+    for row in await tx.execute(_PATTERNS):
+        if row.worker_id in members:
+            patterns[row.worker_id].append(PatternRow(*row))
+    exceptions: defaultdict[int, list[ExceptionRow]] = defaultdict(list)
+    for found in await tx.execute(_EXCEPTIONS, {"since": since}):
+        if found.worker_id in members:
+            exceptions[found.worker_id].append(ExceptionRow(*found))
+    return Staff(
+        members,
+        {id: tuple(rows) for id, rows in patterns.items()},
+        {id: tuple(rows) for id, rows in exceptions.items()},
+        since,
+    )
 
 
 # --- noticing changes ------------------------------------------------------------------------

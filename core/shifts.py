@@ -35,6 +35,10 @@ class PatternRow:
     valid_from: date
     valid_until: date | None
 
+    def touches(self, first: date, last: date) -> bool:
+        """Whether the pattern is valid on any day from ``first`` to ``last``."""
+        return self.valid_from <= last and (self.valid_until is None or first <= self.valid_until)
+
     def applies(self, day: date) -> bool:
         return (
             day.weekday() == self.weekday

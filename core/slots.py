@@ -39,7 +39,7 @@ from core.models import (
     minutes_since_epoch,
 )
 from core.one_of import one_of
-from core.reference import reference
+from core.reference import reference, staff
 from core.shifts import (
     ExceptionRow,
     PatternRow,
@@ -47,7 +47,6 @@ from core.shifts import (
     days,
     epoch_minutes,
     from_epoch_minutes,
-    load_shift_rows,
     working_intervals,
 )
 from core.travel import StraightLineTravel, TravelTimes
@@ -307,16 +306,63 @@ async def read_workload(
     last: date,
     tz: ZoneInfo,
 ) -> WorkloadRows:
+    """The eligible workers (see :class:`Eligible`; who they are comes from the process's copy
+    of the staff, :mod:`core.reference`), their shifts and their jobs."""
+    crew = await staff(tx, first)
+    blocked, preferred_ids = await _client_lists(tx, workers.client_id, client_id)
+    refused: set[int] = set()
+    if workers.order_id is not None:
+        refused = set(await tx.scalars(_REFUSED, {"order": workers.order_id}))
     info: dict[int, tuple[float | None, float | None, float]] = {}
-    preferred: set[int] = set()
-    query, params = workers.statement(preferred_by=client_id)
-    for worker_id, lat, lon, rating, is_preferred in await tx.execute(query, params):
-        info[worker_id] = (lat, lon, rating)
-        if is_preferred:
-            preferred.add(worker_id)
-    patterns, exceptions = await load_shift_rows(tx, info, first, last)
+    zones = set(workers.zone_ids)
+    for member in crew.members.values():
+        if (
+            (workers.only is None or member.id == workers.only)
+            and not member.zone_ids.isdisjoint(zones)
+            and member.skills.issuperset(workers.skills)
+            and member.id not in blocked
+            and member.id not in refused
+        ):
+            info[member.id] = (member.home_lat, member.home_lon, member.rating)
+    patterns = [
+        pattern
+        for worker_id in info
+        for pattern in crew.patterns.get(worker_id, ())
+        if pattern.touches(first, last)
+    ]
+    exceptions = [
+        exception
+        for worker_id in info
+        for exception in crew.exceptions.get(worker_id, ())
+        if first <= exception.day <= last
+    ]
     jobs = await load_jobs(tx, info, first, last, tz)
-    return WorkloadRows(info, preferred, patterns, exceptions, jobs, first, last, tz)
+    return WorkloadRows(
+        info, preferred_ids & info.keys(), patterns, exceptions, jobs, first, last, tz
+    )
+
+
+_CLIENT_LISTS = select(ClientWorker.client_id, ClientWorker.worker_id, ClientWorker.kind).where(
+    one_of(ClientWorker.client_id, "clients", Integer())
+)
+_REFUSED = select(OfferRefusal.worker_id).where(OfferRefusal.order_id == bindparam("order"))
+
+
+async def _client_lists(
+    tx: AsyncSession, blocked_by: int | None, preferred_by: int | None
+) -> tuple[set[int], set[int]]:
+    """The workers ``blocked_by`` has blocked, and those ``preferred_by`` prefers."""
+    clients = {client for client in (blocked_by, preferred_by) if client is not None}
+    blocked: set[int] = set()
+    preferred: set[int] = set()
+    if not clients:
+        return blocked, preferred
+    for client, worker_id, kind in await tx.execute(_CLIENT_LISTS, {"clients": list(clients)}):
+        if kind == WorkerPreference.BLOCKED and client == blocked_by:
+            blocked.add(worker_id)
+        elif kind == WorkerPreference.PREFERRED and client == preferred_by:
+            preferred.add(worker_id)
+    return blocked, preferred
 
 
 # Jobs near a range of days (half a day either side: travel to and from them counts), by

@@ -2,8 +2,8 @@
 
 Nearly every booking shows the categories, the services and the chosen service again; they
 change a few times a year. Buttons and summaries may lag an operator's edit by
-:data:`SHOWN_SECONDS`; core reads the catalog afresh when it books, so what is booked and
-charged is always current.
+:data:`SHOWN_SECONDS`; core books from its own copy, which every change drops at once
+(``core/reference.py``), so what is booked and charged is always current.
 """
 
 from __future__ import annotations

@@ -1,17 +1,27 @@
-"""Services and zones held by each process: read once, read again after any change."""
+"""Services, zones and staff held by each process: read once, read again after any change."""
 
 import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import delete, event, update
 
 from core.booking import book_visit, check_place
+from core.clients import set_worker_preference
 from core.db import Database, create_engine
 from core.errors import InvalidInput
 from core.geo import Point
-from core.models import Channel, Service, Zone
+from core.models import (
+    Channel,
+    Service,
+    ShiftException,
+    ShiftExceptionKind,
+    Worker,
+    WorkerPreference,
+    Zone,
+)
 from core.reference import CHANGED
+from core.shifts import add_shift_exception
 from core.slots import find_slots
 from core.zones import polygon_wkt
 from tests.company import CENTRE, MONDAY, NOW, RULES, kyiv, small_company
@@ -126,4 +136,58 @@ async def test_a_change_made_around_the_application_is_read_within_a_minute(fres
         monkeypatch.setattr(core.reference.time, "monotonic", lambda: clock)
         assert (await book(fresh_db, company, 14)).order.total == 170000
     finally:
+        await other.dispose()
+
+
+async def test_a_slot_search_reads_only_the_clients_lists_and_the_jobs_once_staff_is_held(db):
+    company = await small_company(db, workers=3)
+    await slots(db, company.service_id, company.client_id)
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: statements.append(statement))
+    found = await slots(db, company.service_id, company.client_id)
+    assert found
+    reads = [s for s in statements if "SAVEPOINT" not in s]  # the test's own transaction
+    assert len(reads) == 2, reads
+    assert "FROM client_workers" in reads[0] and "FROM orders" in reads[1]
+
+
+async def test_shifts_and_workers_changed_here_count_at_once(db):
+    company = await small_company(db, workers=2)
+    assert {slot.worker_id for slot in await slots(db, company.service_id)} == {
+        company.worker_ids[0]  # the best of two alike
+    }
+
+    first, second = company.worker_ids
+    await add_shift_exception(db, worker_id=first, day=TUESDAY, kind=ShiftExceptionKind.OFF)
+    assert {slot.worker_id for slot in await slots(db, company.service_id)} == {second}
+
+    async with db.transaction() as tx:
+        worker = await tx.get(Worker, second)
+        assert worker is not None
+        worker.active = False
+    assert await slots(db, company.service_id) == []  # the one left on duty is gone
+
+    await set_worker_preference(db, client_id=company.client_id, worker_id=first,
+                                kind=WorkerPreference.BLOCKED)  # the client's own: never held
+    async with db.transaction() as tx:
+        await tx.execute(delete(ShiftException))
+    assert await slots(db, company.service_id, company.client_id) == []
+    assert {slot.worker_id for slot in await slots(db, company.service_id)} == {first}
+
+
+async def test_a_day_off_given_in_another_process_closes_the_day_here(fresh_db):
+    company = await small_company(fresh_db)
+    other = Database(create_engine(str(fresh_db.engine.url.render_as_string(False))))
+    hub = LiveHub(fresh_db, poll_seconds=0.02)
+    await hub.start()
+    try:
+        changed = hub.subscribe(CHANGED)
+        assert await slots(fresh_db, company.service_id)
+        await add_shift_exception(other, worker_id=company.worker_ids[0], day=TUESDAY,
+                                  kind=ShiftExceptionKind.OFF)
+        await asyncio.wait_for(changed.get(), 5)
+        assert await slots(fresh_db, company.service_id) == []
+    finally:
+        await hub.stop()
         await other.dispose()

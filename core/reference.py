@@ -48,7 +48,7 @@ from core.models import (
     WorkerZone,
     Zone,
 )
-from core.shifts import ExceptionRow, PatternRow
+from core.shifts import EXCEPTION_COLUMNS, PATTERN_COLUMNS, ExceptionRow, PatternRow
 from core.zones import ZoneMap
 
 CHANGED = "catalog.changed"  # the event kind
@@ -174,24 +174,9 @@ _WORKERS = select(Worker.id, Worker.home_lat, Worker.home_lon, Worker.rating).wh
 )
 _WORKER_ZONES = select(WorkerZone.worker_id, WorkerZone.zone_id)
 _WORKER_SKILLS = select(WorkerSkill.worker_id, WorkerSkill.skill)
-_PATTERNS = select(
-    ShiftPattern.worker_id,
-    ShiftPattern.zone_id,
-    ShiftPattern.weekday,
-    ShiftPattern.starts,
-    ShiftPattern.ends,
-    ShiftPattern.valid_from,
-    ShiftPattern.valid_until,
-).order_by(ShiftPattern.id)
+_PATTERNS = select(*PATTERN_COLUMNS).order_by(ShiftPattern.id)
 _EXCEPTIONS = (
-    select(
-        ShiftException.worker_id,
-        ShiftException.day,
-        ShiftException.kind,
-        ShiftException.zone_id,
-        ShiftException.starts,
-        ShiftException.ends,
-    )
+    select(*EXCEPTION_COLUMNS)
     .where(ShiftException.day >= bindparam("since"))
     .order_by(ShiftException.id)
 )

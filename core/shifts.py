@@ -356,17 +356,29 @@ async def _refuse_extra_overlap(
             )
 
 
+# The columns of a PatternRow and of an ExceptionRow, in their order.
+PATTERN_COLUMNS = (
+    ShiftPattern.worker_id,
+    ShiftPattern.zone_id,
+    ShiftPattern.weekday,
+    ShiftPattern.starts,
+    ShiftPattern.ends,
+    ShiftPattern.valid_from,
+    ShiftPattern.valid_until,
+)
+EXCEPTION_COLUMNS = (
+    ShiftException.worker_id,
+    ShiftException.day,
+    ShiftException.kind,
+    ShiftException.zone_id,
+    ShiftException.starts,
+    ShiftException.ends,
+)
+
+
 @cache
 def _pattern_query(some_weekdays: bool) -> Select[*tuple[Any, ...]]:
-    query = select(
-        ShiftPattern.worker_id,
-        ShiftPattern.zone_id,
-        ShiftPattern.weekday,
-        ShiftPattern.starts,
-        ShiftPattern.ends,
-        ShiftPattern.valid_from,
-        ShiftPattern.valid_until,
-    ).where(
+    query = select(*PATTERN_COLUMNS).where(
         one_of(ShiftPattern.worker_id, "workers", Integer()),
         ShiftPattern.valid_from <= bindparam("last"),
         (ShiftPattern.valid_until.is_(None)) | (ShiftPattern.valid_until >= bindparam("first")),
@@ -376,14 +388,7 @@ def _pattern_query(some_weekdays: bool) -> Select[*tuple[Any, ...]]:
     return query
 
 
-_EXCEPTION_QUERY = select(
-    ShiftException.worker_id,
-    ShiftException.day,
-    ShiftException.kind,
-    ShiftException.zone_id,
-    ShiftException.starts,
-    ShiftException.ends,
-).where(
+_EXCEPTION_QUERY = select(*EXCEPTION_COLUMNS).where(
     one_of(ShiftException.worker_id, "workers", Integer()),
     ShiftException.day >= bindparam("first"),
     ShiftException.day <= bindparam("last"),

@@ -1,6 +1,8 @@
 """Services, zones and staff held by each process: read once, read again after any change."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -25,7 +27,7 @@ from core.shifts import add_shift_exception
 from core.slots import find_slots
 from core.zones import polygon_wkt
 from tests.company import CENTRE, MONDAY, NOW, RULES, kyiv, small_company
-from webhooks.live import LiveHub
+from webhooks.live import LiveHub, Subscription
 
 HERE = Point(*CENTRE)
 TUESDAY = MONDAY + timedelta(days=1)
@@ -105,20 +107,27 @@ async def test_a_transaction_sees_its_own_change_and_keeps_nothing_when_it_rolls
     assert await slots(db, company.service_id)  # still sold: the change never happened
 
 
-async def test_a_change_made_by_another_process_reaches_this_one_through_its_live_hub(fresh_db):
-    company = await small_company(fresh_db)
-    other = Database(create_engine(str(fresh_db.engine.url.render_as_string(False))))
-    hub = LiveHub(fresh_db, poll_seconds=0.02)
+@asynccontextmanager
+async def another_process(db: Database) -> AsyncIterator[tuple[Database, Subscription]]:
+    """A second handle on the database, as another process has; this one's live hub runs,
+    and the subscription hears of catalog changes."""
+    other = Database(create_engine(str(db.engine.url.render_as_string(False))))
+    hub = LiveHub(db, poll_seconds=0.02)
     await hub.start()
     try:
-        changed = hub.subscribe(CHANGED)
+        yield other, hub.subscribe(CHANGED)
+    finally:
+        await hub.stop()
+        await other.dispose()
+
+
+async def test_a_change_made_by_another_process_reaches_this_one_through_its_live_hub(fresh_db):
+    company = await small_company(fresh_db)
+    async with another_process(fresh_db) as (other, changed):
         assert (await book(fresh_db, company, 10)).order.total == 150000
         await price(other, company.service_id, 180000)  # an operator, in another process
         await asyncio.wait_for(changed.get(), 5)
         assert (await book(fresh_db, company, 12)).order.total == 180000
-    finally:
-        await hub.stop()
-        await other.dispose()
 
 
 async def test_a_change_made_around_the_application_is_read_within_a_minute(fresh_db, monkeypatch):
@@ -178,16 +187,9 @@ async def test_shifts_and_workers_changed_here_count_at_once(db):
 
 async def test_a_day_off_given_in_another_process_closes_the_day_here(fresh_db):
     company = await small_company(fresh_db)
-    other = Database(create_engine(str(fresh_db.engine.url.render_as_string(False))))
-    hub = LiveHub(fresh_db, poll_seconds=0.02)
-    await hub.start()
-    try:
-        changed = hub.subscribe(CHANGED)
+    async with another_process(fresh_db) as (other, changed):
         assert await slots(fresh_db, company.service_id)
         await add_shift_exception(other, worker_id=company.worker_ids[0], day=TUESDAY,
                                   kind=ShiftExceptionKind.OFF)
         await asyncio.wait_for(changed.get(), 5)
         assert await slots(fresh_db, company.service_id) == []
-    finally:
-        await hub.stop()
-        await other.dispose()

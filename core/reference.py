@@ -21,13 +21,14 @@ own uncommitted change and no other transaction does. What belongs to one client
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, event, select
@@ -96,13 +97,61 @@ class Staff:
     since: date
 
 
+T = TypeVar("T")
+
+
+class _Copy(Generic[T]):
+    """One kind of held data: the copy, when it was read, and the read under way, if any.
+
+    Updates that find the copy missing at the same moment (a burst of customers after a
+    restart or a change) wait for one read instead of each reading it.
+    """
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.read_at = 0.0
+        self.generation = 0  # moves on with every forget(): a read begun before it is not kept
+        self._reading: asyncio.Future[T | None] | None = None
+
+    def forget(self) -> None:
+        self.value = None
+        self.generation += 1
+
+    async def get(
+        self, tx: AsyncSession, read: Callable[[], Awaitable[T]], fits: Callable[[T], bool]
+    ) -> T:
+        if tx.info.get(_CHANGED_HERE):
+            return await read()  # this transaction's own, uncommitted view: keep nothing
+        value = self.value
+        if value is not None and fits(value) and time.monotonic() - self.read_at < MAX_AGE_SECONDS:
+            return value
+        generation = self.generation
+        reading = self._reading
+        if reading is not None and not reading.done():
+            shared = await asyncio.shield(reading)
+            if shared is not None and fits(shared) and self.generation == generation:
+                return shared
+            return await read()  # that read failed, was too short, or was overtaken
+        mine: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
+        self._reading = mine
+        read_at = time.monotonic()
+        try:
+            fresh = await read()
+        except BaseException:
+            mine.set_result(None)  # those waiting read for themselves
+            raise
+        if self.generation == generation and not tx.info.get(_CHANGED_HERE):
+            self.value, self.read_at = fresh, read_at
+            mine.set_result(fresh)
+        else:
+            mine.set_result(None)
+        return fresh
+
+
 @dataclass
 class _Held:
-    reference: Reference | None = None
-    read_at: float = 0.0
-    staff: Staff | None = None
-    staff_read_at: float = 0.0
-    generation: int = 0  # moves on with every forget(): a read begun before it is not kept
+    reference: _Copy[Reference] = field(default_factory=_Copy)
+    staff: _Copy[Staff] = field(default_factory=_Copy)
 
 
 _HELD: WeakKeyDictionary[Database, _Held] = WeakKeyDictionary()
@@ -115,51 +164,34 @@ _SERVICES = (
 _ZONES = select(Zone.id, Zone.code, Zone.polygon_wkt, Zone.price_modifier_percent)
 
 
-async def reference(tx: AsyncSession) -> Reference:
-    """The services and zones as of the last change this process has heard of."""
+def _held(tx: AsyncSession) -> _Held:
     db: Database | None = tx.info.get(DATABASE)
-    if db is None or tx.info.get(_CHANGED_HERE):
-        return await _read(tx)
+    if db is None:  # a session not opened by a Database: nothing to hold it in
+        return _Held()
     held = _HELD.get(db)
     if held is None:
         held = _HELD[db] = _Held()
-    if held.reference is not None and time.monotonic() - held.read_at < MAX_AGE_SECONDS:
-        return held.reference
-    generation, read_at = held.generation, time.monotonic()
-    fresh = await _read(tx)
-    if held.generation == generation and not tx.info.get(_CHANGED_HERE):
-        held.reference, held.read_at = fresh, read_at
-    return fresh
+    return held
+
+
+async def reference(tx: AsyncSession) -> Reference:
+    """The services and zones as of the last change this process has heard of."""
+    return await _held(tx).reference.get(tx, lambda: _read(tx), lambda _: True)
 
 
 async def staff(tx: AsyncSession, since: date) -> Staff:
     """The active workers and their shifts, with shift exceptions from ``since`` at least."""
-    db: Database | None = tx.info.get(DATABASE)
-    if db is None or tx.info.get(_CHANGED_HERE):
-        return await _read_staff(tx, since)
-    held = _HELD.get(db)
-    if held is None:
-        held = _HELD[db] = _Held()
-    kept = held.staff
-    if (
-        kept is not None
-        and kept.since <= since
-        and time.monotonic() - held.staff_read_at < MAX_AGE_SECONDS
-    ):
-        return kept
-    generation, read_at = held.generation, time.monotonic()
-    fresh = await _read_staff(tx, since - _EXCEPTIONS_BACK)
-    if held.generation == generation and not tx.info.get(_CHANGED_HERE):
-        held.staff, held.staff_read_at = fresh, read_at
-    return fresh
+    return await _held(tx).staff.get(
+        tx, lambda: _read_staff(tx, since - _EXCEPTIONS_BACK), lambda kept: kept.since <= since
+    )
 
 
 def forget(db: Database) -> None:
     """Drop the process's copy: the next reader reads services, zones and staff again."""
     held = _HELD.get(db)
     if held is not None:
-        held.reference = held.staff = None
-        held.generation += 1
+        held.reference.forget()
+        held.staff.forget()
 
 
 async def _read(tx: AsyncSession) -> Reference:

@@ -193,3 +193,16 @@ async def test_a_day_off_given_in_another_process_closes_the_day_here(fresh_db):
                                   kind=ShiftExceptionKind.OFF)
         await asyncio.wait_for(changed.get(), 5)
         assert await slots(fresh_db, company.service_id) == []
+
+
+async def test_a_burst_of_searches_finding_nothing_held_waits_for_one_read(fresh_db):
+    company = await small_company(fresh_db, workers=3)
+    reads = catalog_reads(fresh_db)
+    staff_reads: list[str] = []
+    event.listen(fresh_db.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: staff_reads.append(statement)
+                 if "FROM shift_patterns" in statement else None)
+    found = await asyncio.gather(*(slots(fresh_db, company.service_id) for _ in range(20)))
+    assert all(found) and all(result == found[0] for result in found)
+    assert len(reads) == 2  # the services and the zones, once for all twenty
+    assert len(staff_reads) == 1

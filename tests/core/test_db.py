@@ -207,3 +207,29 @@ async def test_a_read_on_postgresql_opens_no_transaction_and_a_write_does(
             assert await tx.scalar(began) == await tx.scalar(began)
     finally:
         await db.dispose()
+
+
+async def test_work_one_piece_after_another_stays_on_the_connection_returned_last(fresh_db):
+    """Its statements are prepared there already; the other pooled connections stay idle."""
+    held = asyncio.Event()
+    all_open = asyncio.Barrier(6)
+
+    async def busy() -> None:
+        async with fresh_db.transaction(read_only=True) as tx:  # no writer's turn to wait for
+            await tx.execute(text("SELECT 1"))
+            await all_open.wait()
+            await held.wait()
+
+    crowd = [asyncio.create_task(busy()) for _ in range(5)]
+    async with asyncio.timeout(10):
+        await all_open.wait()
+    held.set()
+    await asyncio.gather(*crowd)  # five connections in the pool now
+
+    used = set()
+    for _ in range(10):
+        async with fresh_db.transaction() as tx:
+            await tx.execute(text("SELECT 1"))
+            raw = await (await tx.connection()).get_raw_connection()
+            used.add(id(raw.driver_connection))
+    assert len(used) == 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +61,10 @@ FollowUp = Callable[[Database, Bot, OutgoingMessage], Awaitable[None]]
 LEASE = timedelta(seconds=60)
 # Slightly under the limit: sends spaced this way never put more than the limit in any second.
 SPACING_MARGIN = 1.01
+# How late a send may start and still count its successor's spacing from its booked moment.
+CATCH_UP_SECONDS = 0.1
+# A send unanswered this long stops holding up the one a second's worth of sends after it.
+ANSWER_WAIT_SECONDS = 5.0
 MAX_IN_FLIGHT = 64
 # Claims hold about this much of a second's sending: a newly queued offer waits at most this
 # long behind ordinary notices already claimed.
@@ -71,21 +76,46 @@ FREE_WAIT_BEFORE_PAYING = 0.25
 
 
 class _Pace:
-    """Spaces sends so that no second holds more than ``per_second`` of them."""
+    """Spaces sends so that no second holds more than ``per_second`` of them.
+
+    Sends keep to their spacing counted from the moments booked for them, so an event loop that
+    gets round to a send a little late (up to :data:`CATCH_UP_SECONDS`) loses no time: the next
+    send makes it up. What keeps catching up from crowding a second is a guard on the sends
+    themselves: a send starts only a second after Telegram answered the one ``per_second``
+    places back. Telegram accepted that one before it answered, so no second (as Telegram
+    counts, whatever the delays on the way) holds more than ``per_second`` of this lane's sends.
+    """
 
     def __init__(self, per_second: float) -> None:
         self.spacing = SPACING_MARGIN / per_second
         self.next = 0.0
+        self._answers: deque[asyncio.Future[float]] = deque(maxlen=max(1, int(per_second)))
 
     def wait(self) -> float:
         """Seconds until the next free slot."""
         return max(0.0, self.next - time.monotonic())
 
-    async def take(self) -> None:
+    async def take(self) -> asyncio.Future[float]:
+        """Wait for the next slot; the send then answers the returned future with
+        ``time.monotonic()`` once Telegram has answered, or it has failed."""
         delay = self.wait()
         if delay > 0:
             await asyncio.sleep(delay)
-        self.next = max(self.next, time.monotonic()) + self.spacing
+        if len(self._answers) == self._answers.maxlen:
+            earlier = self._answers[0]
+            try:
+                # A send Telegram never answers must not stop the lane: after a while, it is
+                # taken as answered then.
+                answered = await asyncio.wait_for(asyncio.shield(earlier), ANSWER_WAIT_SECONDS)
+            except TimeoutError:
+                answered = time.monotonic()
+            gap = answered + 1.0 - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
+        self.next = max(self.next, time.monotonic() - CATCH_UP_SECONDS) + self.spacing
+        answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._answers.append(answer)
+        return answer
 
     def not_before(self, moment: float) -> None:
         """The next send waits for ``moment`` (``time.monotonic()``) at least."""
@@ -94,6 +124,16 @@ class _Pace:
     def pause(self, seconds: float) -> None:
         """Telegram said "too many requests": this lane sends nothing until it has passed."""
         self.next = max(self.next, time.monotonic() + seconds)
+
+
+# A claimed batch: its deliveries (paid ones first), and when its first free send may go.
+_Batch = tuple[list[tuple[Delivery, bool]], float]
+
+
+def _answer(answered: asyncio.Future[float]) -> None:
+    """Telegram has answered the send (or it failed, or never went out): now."""
+    if not answered.done():
+        answered.set_result(time.monotonic())
 
 
 class _SentLog:
@@ -189,25 +229,22 @@ class OutboxSender:
 
     async def run(self) -> None:
         log.info("outbox sender started for %s", ", ".join(sorted(self.bots)))
-        ahead: asyncio.Task[list[Delivery]] | None = None
+        ahead: asyncio.Task[_Batch] | None = None
         try:
             while True:
-                claimed = await (ahead or self._claim())
+                planned, booked = await (ahead or self._claim_and_book())
                 ahead = None
-                if not claimed:
+                if not planned:
                     await self._until_due()
                     continue
-                planned = self._lanes(claimed)
-                await self._book_free_sends(planned)
-                for delivery, paid in planned[:-1]:
-                    await self._start(delivery, paid=paid)
-                # A full batch: more is likely due, and the next claim runs while the last send
-                # waits for its slot, no pause between. Otherwise everything due was taken.
-                more = len(claimed) >= self._batch()
+                # A full batch: more is likely due. The next batch is claimed and booked while
+                # this one goes out, so it follows on the lane without a gap.
+                more = len(planned) >= self._batch()
                 if more:
-                    ahead = asyncio.create_task(self._claim())
-                last, paid = planned[-1]
-                await self._start(last, paid=paid)
+                    ahead = asyncio.create_task(self._claim_and_book())
+                self._free.not_before(booked)
+                for delivery, paid in planned:
+                    await self._start(delivery, paid=paid)
                 if not more:
                     await self._until_due()
         finally:
@@ -215,6 +252,12 @@ class OutboxSender:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
             await self._stop_in_flight()
+
+    async def _claim_and_book(self) -> _Batch:
+        """Claim the next batch and book its free sends: the deliveries (paid ones first) and
+        when the first free send may go (``time.monotonic()``)."""
+        planned = self._lanes(await self._claim())
+        return planned, await self._book_free_sends(planned)
 
     async def _until_due(self) -> None:
         """Idle: look every ``poll_seconds`` whether anything is due, a read that waits for no
@@ -229,12 +272,11 @@ class OutboxSender:
 
     async def drain_once(self) -> int:
         """Claim a quarter second's worth of messages and start sending them; how many."""
-        claimed = await self._claim()
-        planned = self._lanes(claimed)
-        await self._book_free_sends(planned)
+        planned, booked = await self._claim_and_book()
+        self._free.not_before(booked)
         for delivery, paid in planned:
             await self._start(delivery, paid=paid)
-        return len(claimed)
+        return len(planned)
 
     def _batch(self) -> int:
         return max(1, round(self.settings.global_per_second * CLAIM_SECONDS))
@@ -253,27 +295,32 @@ class OutboxSender:
             log.exception("outbox: claiming failed; trying again shortly")
             return []
 
-    async def _book_free_sends(self, planned: list[tuple[Delivery, bool]]) -> None:
+    async def _book_free_sends(self, planned: list[tuple[Delivery, bool]]) -> float:
         """Book this batch's free sends on the lane all senders share (Telegram's overall limit
-        is the bot's, however many processes send): they go no sooner than booked."""
+        is the bot's, however many processes send); when the first may go, no sooner."""
         count = sum(1 for _, paid in planned if not paid)
         if not count:
-            return
+            return 0.0
         now = self.clock.now()
         try:
             start = await book_sends(self.db, lane=FREE_LANE, count=count, now=now,
                                      spacing=timedelta(seconds=self._free.spacing))
         except Exception:
             log.exception("outbox: booking sends on the shared lane failed; pacing alone")
-            return
-        self._free.not_before(time.monotonic() + (start - now).total_seconds())
+            return 0.0
+        return time.monotonic() + (start - now).total_seconds()
 
     async def _start(self, delivery: Delivery, *, paid: bool) -> None:
-        await (self._paid if paid else self._free).take()
         await self._room.acquire()
-        task = asyncio.create_task(self._deliver(delivery, paid=paid))
+        try:
+            answered = await (self._paid if paid else self._free).take()
+        except BaseException:
+            self._room.release()
+            raise
+        task = asyncio.create_task(self._deliver(delivery, paid=paid, answered=answered))
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
+        task.add_done_callback(lambda _: _answer(answered))  # cancelled before it was sent
 
     def _lanes(self, claimed: list[Delivery]) -> list[tuple[Delivery, bool]]:
         """Which deliveries go free and which as paid broadcasts (those first: no waiting).
@@ -309,15 +356,20 @@ class OutboxSender:
         joined_markup = self._joined[delivery.first.template]
         return self.rules.joined_separator.join(texts), joined_markup(messages)
 
-    async def _deliver(self, delivery: Delivery, *, paid: bool) -> None:
+    async def _deliver(
+        self, delivery: Delivery, *, paid: bool, answered: asyncio.Future[float]
+    ) -> None:
         first = delivery.first
         bot = self.bots[first.bot]
         text, markup = self._compose(delivery)
         try:
-            sent = await bot.send_message(
-                first.chat_id, text, parse_mode=None, reply_markup=markup,
-                allow_paid_broadcast=True if paid else None,
-            )
+            try:
+                sent = await bot.send_message(
+                    first.chat_id, text, parse_mode=None, reply_markup=markup,
+                    allow_paid_broadcast=True if paid else None,
+                )
+            finally:
+                _answer(answered)
         except TelegramRetryAfter as err:
             (self._paid if paid else self._free).pause(err.retry_after)
             until = self.clock.now() + timedelta(seconds=err.retry_after)

@@ -163,6 +163,35 @@ async def test_delivers_every_message_within_both_limits(fresh_db: Database, tel
     assert telegram.texts(chats[0])[0] == "Замовлення №1: ok."
 
 
+async def test_a_stalling_event_loop_is_made_up_for_without_crowding_a_second(
+    fresh_db: Database, telegram: Telegram
+):
+    """The process is blocked for 90 ms of every 300: sends fall behind their moments and
+    catch up, and answers arrive bunched, yet no second holds more than the limit."""
+    telegram.state.limits = SandboxLimits(per_chat_per_second=20, per_chat_burst=20,
+                                          global_per_second=20, global_burst=20)
+    chats = telegram.users(20)
+    await queue(fresh_db, chats, per_chat=4)
+    sender = OutboxSender(lambda: fresh_db, {"customer": telegram.bot()},
+                          settings(per_chat=20, overall=20, burst=20))
+
+    async def stall() -> None:
+        while True:
+            await asyncio.sleep(0.21)
+            time.sleep(0.09)  # noqa: ASYNC251 (blocking on purpose: a busy process)
+
+    staller = asyncio.create_task(stall())
+    try:
+        await drain_until_done(sender, fresh_db)
+    finally:
+        staller.cancel()
+        await asyncio.gather(staller, return_exceptions=True)
+
+    assert await states(fresh_db) == {"sent": 80}
+    assert telegram.refused == 0
+    assert most_in_any_second([s.at for s in telegram.accepted]) <= 20
+
+
 def over_the_bucket(times: list[float], per_second: float, burst: int) -> int:
     """Sends a token bucket of ``burst`` refilled at ``per_second`` would have refused."""
     tokens, last, over = float(burst), None, 0
